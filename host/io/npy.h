@@ -39,6 +39,8 @@ class MatrixStack {
   virtual int64_t count() const = 0;
   virtual int64_t rows() const = 0;
   virtual int64_t cols() const = 0;
+  /// Dimensions of the stored array: 2 for a matrix, 3 for a stack (also a (1, m, n) one).
+  virtual int ndim() const = 0;
   /// The compute type the matrices are delivered in.
   virtual DType dtype() const = 0;
   /// The dtype string stored in the file (for reports).

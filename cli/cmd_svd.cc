@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+// `tandem svd`: batched SVD of .npy/.npz matrices (or --random data) on the CPU or GPU.
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend_registry.h"
+#include "command.h"
+#include "core/cores.h"
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "core/progress.h"
+#include "core/report.h"
+#include "svd/scheduler.h"
+#include "svd/serial_baseline.h"
+
+namespace tandem::cli {
+
+namespace {
+
+struct SvdArgs {
+  std::vector<std::string> inputs;
+  std::string outdir, random, device = "auto", algorithm = "auto", report, gpus;
+  bool economy = false, values_only = false, check = false, resume = false, quiet = false;
+  bool canonical_signs = false, compare_serial = false;
+  int threads = 0;
+};
+
+std::string item_name(const SvdItemRecord& r) {
+  if (r.index < 0) return r.source->label;
+  return r.source->label + ": matrix " + std::to_string(r.index);
+}
+
+nlohmann::json item_json(const SvdItemRecord& r) {
+  nlohmann::json j = {{"input", r.source->label},
+                      {"index", r.index < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.index)},
+                      {"status", r.result.status == ItemStatus::kOk ? "ok" : "failed"}};
+  if (r.index >= 0) {
+    j["shape"] = {r.m, r.n};
+    j["dtype"] = dtype_name(r.dtype);
+    j["route"] = r.result.route;
+  } else {
+    j["matrices"] = r.count;
+  }
+  if (!r.result.message.empty()) j["message"] = r.result.message;
+  if (r.result.has_check) {
+    const CheckMetrics& c = r.result.check;
+    j["check"] = {{"residual", c.residual},
+                  {"u_orthogonality", c.u_orthogonality},
+                  {"v_orthogonality", c.v_orthogonality},
+                  {"residual_ratio", c.residual_ratio},
+                  {"orthogonality_ratio", c.orthogonality_ratio}};
+  }
+  return j;
+}
+
+// Prints progress and failures, and streams the report.
+class CliObserver : public SvdObserver {
+ public:
+  CliObserver(ProgressLine& progress, ReportWriter* report) : progress_(progress), report_(report) {
+    t0_ = std::chrono::steady_clock::now();
+  }
+  void on_start(int64_t total) override { total_ = total; }
+  void on_item(const SvdItemRecord& r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ += r.count;
+    if (r.result.status != ItemStatus::kOk) {
+      progress_.failure("tandem: error: " + item_name(r) + ": " + r.result.message);
+    }
+    if (report_) report_->add_item(item_json(r));
+    const double secs = elapsed();
+    const double rate = secs > 0 ? static_cast<double>(finished_) / secs : 0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - finished_) / rate : 0;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "[%lld/%lld] %.3g matrices/s, ETA %s",
+                  static_cast<long long>(finished_), static_cast<long long>(total_), rate,
+                  format_duration(eta).c_str());
+    progress_.status(buf);
+  }
+  void on_skipped(const SvdSource& s, int64_t count) override {
+    progress_.event("skipped " + s.label + " (" + std::to_string(count) +
+                    " matrices): output is complete (--resume)");
+  }
+  void on_output(const SvdSource&, const std::string& path, bool complete) override {
+    ++outputs_;
+    if (!complete) progress_.failure("tandem: wrote " + path + " with failed matrices as NaN");
+    else if (!progress_.is_tty()) progress_.event("wrote " + path);
+  }
+  int outputs() const { return outputs_; }
+
+ private:
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+  ProgressLine& progress_;
+  ReportWriter* report_;
+  std::mutex mu_;
+  int64_t total_ = 0, finished_ = 0;
+  int outputs_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+std::vector<int> parse_gpu_list(const std::string& text) {
+  std::vector<int> out;
+  std::size_t start = 0;
+  while (start <= text.size() && !text.empty()) {
+    std::size_t comma = text.find(',', start);
+    std::string part = text.substr(start, comma - start);
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos) {
+      throw UsageError("--gpus: '" + text + "' is not a comma-separated list of device numbers");
+    }
+    out.push_back(std::stoi(part));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+int run_svd(const SvdArgs& a) {
+  if (a.inputs.empty() && a.random.empty()) throw UsageError("svd: give INPUT files or --random");
+  if (!a.inputs.empty() && a.outdir.empty()) throw UsageError("svd: -o OUTDIR is required");
+  if (a.values_only && a.canonical_signs) {
+    throw UsageError("--canonical-signs needs singular vectors, not --values-only");
+  }
+  SvdRunOptions run;
+  run.svd.full_matrices = !a.economy;
+  run.svd.values_only = a.values_only;
+  run.svd.check = a.check;
+  run.svd.canonical_signs = a.canonical_signs;
+  run.svd.algorithm = parse_algorithm(a.algorithm);
+  run.resume = a.resume;
+  std::vector<SvdSource> sources = expand_inputs(a.inputs, a.outdir);
+  if (!a.random.empty()) sources.push_back(random_source(parse_random_spec(a.random), a.outdir));
+
+  BackendConfig cfg{parse_device(a.device), a.threads, parse_gpu_list(a.gpus)};
+  std::string note;
+  std::shared_ptr<Backend> backend = make_backend(cfg, &note);
+  ProgressLine progress(stderr, !a.quiet);
+  if (!note.empty()) progress.event("tandem: " + note);
+  if (!a.outdir.empty()) remove_stale_temporaries(a.outdir);
+
+  std::unique_ptr<ReportWriter> report;
+  if (!a.report.empty()) {
+    report = std::make_unique<ReportWriter>(
+        a.report, nlohmann::json{{"command", "svd"}, {"backend", backend->name()},
+                                 {"full_matrices", !a.economy}, {"values_only", a.values_only}});
+  }
+  install_interrupt_handlers();
+  CliObserver observer(progress, report.get());
+  SvdRunStats st = run_svd_pipeline(sources, *backend, run, observer);
+  progress.finish();
+
+  const double rate = st.seconds > 0 ? static_cast<double>(st.done) / st.seconds : 0;
+  std::printf("svd: %lld matrices: %lld done, %lld failed, %lld skipped in %.2f s (%.3g matrices/s) on %s\n",
+              static_cast<long long>(st.total + st.skipped), static_cast<long long>(st.done),
+              static_cast<long long>(st.failed), static_cast<long long>(st.skipped), st.seconds, rate,
+              backend->name().c_str());
+  if (!a.outdir.empty()) std::printf("outputs: %s (%d files written)\n", a.outdir.c_str(), observer.outputs());
+  if (report) {
+    report->finish({{"total", st.total + st.skipped}, {"done", st.done}, {"failed", st.failed},
+                    {"skipped", st.skipped}, {"seconds", st.seconds},
+                    {"interrupted", st.interrupted}});
+  }
+  if (st.interrupted) {
+    std::fprintf(stderr, "tandem: interrupted; finished outputs are kept, run again with --resume\n");
+    return kExitInterrupted;
+  }
+  if (a.compare_serial && st.failed == 0) {
+    const int cores = available_cores();
+    double serial = time_serial_loop(sources, run.svd, cores);
+    std::printf("serial loop (one matrix at a time, BLAS on %d thread%s): %.2f s; tandem is %.2fx faster\n",
+                cores, cores == 1 ? "" : "s", serial, st.seconds > 0 ? serial / st.seconds : 0.0);
+  }
+  return st.failed > 0 ? kExitItemFailed : kExitOk;
+}
+
+std::function<int()> setup_svd(CLI::App& sub) {
+  auto a = std::make_shared<SvdArgs>();
+  sub.add_option("inputs", a->inputs, ".npy/.npz files, directories or quoted globs");
+  sub.add_option("-o,--output", a->outdir, "Output directory: <stem>.npz with U, S, Vh per input");
+  sub.add_option("--random", a->random,
+                 "Random uniform [0,1) input BxMxN[:float32|float64][:seed=S], as np.random.rand");
+  sub.add_flag("--economy,!--full-matrices", a->economy,
+               "U is m×k and Vh k×n (k = min(m, n)); default --full-matrices: m×m and n×n, as numpy");
+  sub.add_flag("--values-only", a->values_only, "Only singular values S (faster)");
+  sub.add_option("--device", a->device, "auto (GPU when present), cpu or gpu")
+      ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
+  sub.add_option("--algorithm", a->algorithm, "GPU route: auto, jacobi, polar, qr or gram")
+      ->check(CLI::IsMember({"auto", "jacobi", "polar", "qr", "gram"}));
+  sub.add_option("--gpus", a->gpus, "GPU ordinals to use, e.g. 0,1 (default: all visible)");
+  sub.add_option("-j,--threads", a->threads, "CPU worker threads (default: usable cores)")
+      ->check(CLI::PositiveNumber);
+  sub.add_flag("--check", a->check, "Report residual and orthogonality per matrix");
+  sub.add_flag("--canonical-signs", a->canonical_signs,
+               "Flip signs so each U column's largest entry is positive (sklearn svd_flip)");
+  sub.add_option("--report", a->report, "Write a JSON report with one record per matrix");
+  sub.add_flag("--resume", a->resume, "Skip inputs whose output is already complete");
+  sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
+  sub.add_flag("--compare-serial", a->compare_serial,
+               "Also time a serial loop of the same work and print the speedup");
+  return [a] { return run_svd(*a); };
+}
+
+}  // namespace
+
+TANDEM_REGISTER_COMMAND(10, "svd", "Batched SVD of .npy/.npz matrices (numpy's np.linalg.svd, on every core or the GPU)", setup_svd);
+
+}  // namespace tandem::cli

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+
+namespace tandem {
+
+/// A `--report FILE.json` written as the run goes: `{"command": ..., "items": [...],
+/// "summary": {...}}`. Items stream to a temporary file as they finish (memory stays bounded
+/// however many items there are); finish() adds the summary and renames the file into place,
+/// so a report with its final name is always whole. Thread-safe.
+class ReportWriter {
+ public:
+  /// `header` holds the top-level fields written before "items" (command, backend, options).
+  ReportWriter(const std::string& path, const nlohmann::json& header);
+  void add_item(const nlohmann::json& item);
+  void finish(const nlohmann::json& summary);
+
+ private:
+  std::mutex mu_;
+  AtomicFile file_;
+  uint64_t offset_ = 0;
+  bool first_ = true;
+  void append(const std::string& text);
+};
+
+}  // namespace tandem

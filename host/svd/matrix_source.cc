@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "svd/matrix_source.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "core/error.h"
+#include "io/npz.h"
+
+namespace tandem {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Uniform [0,1) matrices, each drawn from its own seeded generator so that any matrix can be
+// made on its own and the same spec always gives the same data.
+class RandomStack : public io::MatrixStack {
+ public:
+  explicit RandomStack(const RandomSpec& s) : spec_(s), descr_(dtype_descr(s.dtype)) {}
+  int64_t count() const override { return spec_.count; }
+  int64_t rows() const override { return spec_.rows; }
+  int64_t cols() const override { return spec_.cols; }
+  int ndim() const override { return 3; }
+  DType dtype() const override { return spec_.dtype; }
+  const std::string& stored_descr() const override { return descr_; }
+  const std::string& where() const override { return where_; }
+  void read(int64_t index, void* dst) override {
+    std::mt19937_64 gen(spec_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(index));
+    const int64_t n = spec_.rows * spec_.cols;
+    constexpr double kScale = 1.0 / 9007199254740992.0;  // 2^-53: 53 random bits -> [0,1)
+    if (spec_.dtype == DType::kFloat64) {
+      double* p = static_cast<double*>(dst);
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<double>(gen() >> 11) * kScale;
+    } else {
+      float* p = static_cast<float*>(dst);
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(gen() >> 40) * (1.0f / 16777216.0f);
+    }
+  }
+
+ private:
+  RandomSpec spec_;
+  std::string descr_;
+  std::string where_ = "random";
+};
+
+int64_t parse_positive(const std::string& text, const std::string& what) {
+  std::size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || v <= 0) {
+    throw UsageError("--random: " + what + " '" + text + "' is not a positive integer");
+  }
+  return v;
+}
+
+bool has_glob_chars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+std::vector<std::string> glob_paths(const std::string& pattern) {
+  glob_t g{};
+  std::vector<std::string> out;
+  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  return out;
+}
+
+bool is_matrix_file(const fs::path& p) { return p.extension() == ".npy" || p.extension() == ".npz"; }
+
+// Adds the sources of one file: one for an .npy, one per member for an .npz.
+void add_file(const std::string& path, const std::string& outdir, std::vector<SvdSource>& out) {
+  fs::path p(path);
+  const std::string stem = p.stem().string();
+  if (p.extension() != ".npz") {
+    SvdSource s;
+    s.label = path;
+    s.path = path;
+    s.output = outdir.empty() ? "" : (fs::path(outdir) / (stem + ".npz")).string();
+    out.push_back(std::move(s));
+    return;
+  }
+  std::vector<std::string> members;
+  try {
+    members = io::npz_members(path);
+  } catch (const InputError& e) {
+    SvdSource s;
+    s.label = path;
+    s.path = path;
+    s.error = e.reason();
+    out.push_back(std::move(s));
+    return;
+  }
+  for (const std::string& m : members) {
+    SvdSource s;
+    s.label = path + ":" + m;
+    s.path = path;
+    s.member = m;
+    s.output = outdir.empty() ? "" : (fs::path(outdir) / stem / (m + ".npz")).string();
+    out.push_back(std::move(s));
+  }
+}
+
+}  // namespace
+
+RandomSpec parse_random_spec(const std::string& text) {
+  RandomSpec spec;
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  const std::string& dims = parts[0];
+  std::size_t x1 = dims.find('x'), x2 = dims.find('x', x1 == std::string::npos ? x1 : x1 + 1);
+  if (x1 == std::string::npos || x2 == std::string::npos) {
+    throw UsageError("--random: '" + text + "' is not BxMxN (e.g. 20x1000x1000)");
+  }
+  spec.count = parse_positive(dims.substr(0, x1), "batch size");
+  spec.rows = parse_positive(dims.substr(x1 + 1, x2 - x1 - 1), "rows");
+  spec.cols = parse_positive(dims.substr(x2 + 1), "columns");
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    if (p == "float32" || p == "f32") {
+      spec.dtype = DType::kFloat32;
+    } else if (p == "float64" || p == "f64") {
+      spec.dtype = DType::kFloat64;
+    } else if (p.rfind("seed=", 0) == 0) {
+      const std::string digits = p.substr(5);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+        throw UsageError("--random: seed '" + digits + "' is not a non-negative integer");
+      }
+      spec.seed = std::stoull(digits);
+    } else {
+      throw UsageError("--random: unknown part '" + p + "' (expected float32, float64 or seed=S)");
+    }
+  }
+  return spec;
+}
+
+std::unique_ptr<io::MatrixStack> SvdSource::open() const {
+  if (!error.empty()) throw InputError(path, member, error);
+  if (is_random) return std::make_unique<RandomStack>(random);
+  return member.empty() ? io::open_npy(path) : io::open_npz_member(path, member);
+}
+
+SvdSource random_source(const RandomSpec& spec, const std::string& outdir) {
+  SvdSource s;
+  s.label = "random";
+  s.is_random = true;
+  s.random = spec;
+  s.output = outdir.empty() ? "" : (fs::path(outdir) / "random.npz").string();
+  return s;
+}
+
+std::vector<SvdSource> expand_inputs(const std::vector<std::string>& inputs,
+                                     const std::string& outdir) {
+  std::vector<SvdSource> out;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(in, ec)) {
+      std::vector<std::string> files;
+      for (const auto& e : fs::directory_iterator(in, ec)) {
+        if (e.is_regular_file(ec) && is_matrix_file(e.path())) files.push_back(e.path().string());
+      }
+      std::sort(files.begin(), files.end());
+      if (files.empty()) throw UsageError(in + ": directory holds no .npy or .npz file");
+      for (const auto& f : files) add_file(f, outdir, out);
+    } else if (!fs::exists(in, ec) && has_glob_chars(in)) {
+      std::vector<std::string> files = glob_paths(in);
+      if (files.empty()) throw UsageError(in + ": no file matches this pattern");
+      for (const auto& f : files) add_file(f, outdir, out);
+    } else {
+      add_file(in, outdir, out);
+    }
+  }
+  std::map<std::string, std::string> seen;
+  for (const SvdSource& s : out) {
+    if (s.output.empty()) continue;
+    auto [it, fresh] = seen.emplace(s.output, s.label);
+    if (!fresh) {
+      throw UsageError("inputs " + it->second + " and " + s.label + " would both write " +
+                       s.output + "; rename one or run them into different -o directories");
+    }
+  }
+  return out;
+}
+
+}  // namespace tandem

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "svd/scheduler.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <thread>
+
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "io/npz.h"
+#include "svd/work_queue.h"
+
+namespace tandem {
+
+namespace {
+
+// Output of one source: its NpzWriter and how many of its matrices are still out.
+struct Sink {
+  const SvdSource* source = nullptr;
+  int64_t count = 0;
+  bool stacked = false;
+  SvdShape shape;
+  DType dtype = DType::kFloat64;
+  std::unique_ptr<io::NpzWriter> writer;  // null when results are not written
+  std::atomic<int64_t> remaining{0};
+  std::atomic<bool> any_failed{false};
+};
+
+struct WorkItem {
+  std::shared_ptr<Sink> sink;
+  int64_t index = 0;
+  int64_t bytes = 0;  // held from the budget until the item is finished
+  std::vector<unsigned char> a, u, s, vh;
+  std::string read_error;
+};
+
+// A source that opened, with what the reader needs to stream it.
+struct Planned {
+  const SvdSource* source;
+  int64_t count, m, n;
+  DType dtype;
+  bool stacked;
+};
+
+struct Sizes {
+  std::size_t a, u, s, vh;
+  int64_t total() const { return static_cast<int64_t>(a + u + s + vh); }
+};
+
+Sizes item_sizes(const SvdShape& sh, DType t, const SvdOptions& o) {
+  const std::size_t e = dtype_size(t);
+  return {static_cast<std::size_t>(sh.m * sh.n) * e, static_cast<std::size_t>(sh.u_elems(o)) * e,
+          static_cast<std::size_t>(sh.k()) * e, static_cast<std::size_t>(sh.vh_elems(o)) * e};
+}
+
+void fill_nan(std::vector<unsigned char>& buf, std::size_t bytes, DType t) {
+  buf.resize(bytes);
+  if (t == DType::kFloat32) {
+    float* p = reinterpret_cast<float*>(buf.data());
+    std::fill(p, p + bytes / 4, std::numeric_limits<float>::quiet_NaN());
+  } else {
+    double* p = reinterpret_cast<double*>(buf.data());
+    std::fill(p, p + bytes / 8, std::numeric_limits<double>::quiet_NaN());
+  }
+}
+
+class Pipeline {
+ public:
+  Pipeline(const std::vector<SvdSource>& sources, Backend& backend, const SvdRunOptions& options,
+           SvdObserver& observer)
+      : sources_(sources), backend_(backend), options_(options), observer_(observer),
+        traits_(backend.traits()) {}
+
+  SvdRunStats run() {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<Planned> plan = prescan();
+    observer_.on_start(total_);
+    budget_ = std::make_unique<ByteBudget>(budget_cap(plan));
+    std::vector<std::thread> workers;
+    for (int i = 0; i < std::max(1, traits_.callers); ++i) workers.emplace_back([this] { work(); });
+    read_all(plan);
+    queue_.close();
+    for (auto& w : workers) w.join();
+    SvdRunStats stats;
+    stats.total = total_;
+    stats.done = done_;
+    stats.failed = failed_;
+    stats.skipped = skipped_;
+    stats.interrupted = interrupted();
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return stats;
+  }
+
+ private:
+  // Opens every source's header once: totals for the progress line, and early per-source errors.
+  std::vector<Planned> prescan() {
+    std::vector<Planned> plan;
+    const auto names = output_arrays(options_.svd);
+    for (const SvdSource& src : sources_) {
+      try {
+        auto stack = src.open();
+        const int64_t count = stack->count();
+        if (options_.resume && !src.output.empty() && io::npz_is_complete(src.output, names)) {
+          skipped_ += count;
+          observer_.on_skipped(src, count);
+          continue;
+        }
+        total_ += count;
+        if (stack->rows() == 0 || stack->cols() == 0) {
+          fail_source(src, count, "empty matrix (" + std::to_string(stack->rows()) + "×" +
+                                      std::to_string(stack->cols()) + ")");
+          continue;
+        }
+        // A 3-D input stays 3-D in the output (also a (1, m, n) stack), as numpy keeps it.
+        const bool stacked = src.is_random || stack->ndim() == 3;
+        plan.push_back({&src, count, stack->rows(), stack->cols(), stack->dtype(), stacked});
+      } catch (const InputError& e) {
+        total_ += 1;
+        fail_source(src, 1, e.reason());
+      }
+    }
+    return plan;
+  }
+
+  int64_t budget_cap(const std::vector<Planned>& plan) const {
+    int64_t largest = 0;
+    for (const Planned& p : plan) {
+      largest = std::max(largest, item_sizes({p.m, p.n}, p.dtype, options_.svd).total());
+    }
+    const int64_t callers = std::max(1, traits_.callers);
+    // Two items (or two batches) per caller: one being computed, one read ahead.
+    return std::max(2 * callers * largest, 2 * callers * traits_.batch_bytes);
+  }
+
+  void fail_source(const SvdSource& src, int64_t count, const std::string& reason) {
+    SvdItemRecord rec;
+    rec.source = &src;
+    rec.index = -1;
+    rec.count = count;
+    rec.result.status = ItemStatus::kFailed;
+    rec.result.message = reason;
+    failed_ += count;
+    observer_.on_item(rec);
+  }
+
+  std::shared_ptr<Sink> make_sink(const Planned& p) {
+    auto sink = std::make_shared<Sink>();
+    sink->source = p.source;
+    sink->count = p.count;
+    sink->stacked = p.stacked;
+    sink->shape = {p.m, p.n};
+    sink->dtype = p.dtype;
+    sink->remaining = p.count;
+    if (p.source->output.empty()) return sink;
+    const SvdOptions& o = options_.svd;
+    const SvdShape& sh = sink->shape;
+    auto dims = [&](int64_t r, int64_t c) {
+      std::vector<int64_t> d;
+      if (p.stacked) d.push_back(p.count);
+      d.push_back(r);
+      if (c >= 0) d.push_back(c);
+      return d;
+    };
+    std::vector<io::NpzArraySpec> specs;
+    if (!o.values_only) specs.push_back({"U", p.dtype, dims(sh.m, sh.u_cols(o))});
+    specs.push_back({"S", p.dtype, dims(sh.k(), -1)});
+    if (!o.values_only) specs.push_back({"Vh", p.dtype, dims(sh.vh_rows(o), sh.n)});
+    std::filesystem::path parent = std::filesystem::path(p.source->output).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    sink->writer = std::make_unique<io::NpzWriter>(p.source->output, std::move(specs));
+    return sink;
+  }
+
+  void read_all(const std::vector<Planned>& plan) {
+    for (const Planned& p : plan) {
+      if (interrupted()) return;
+      std::unique_ptr<io::MatrixStack> stack;
+      std::shared_ptr<Sink> sink;
+      try {
+        stack = p.source->open();
+        sink = make_sink(p);
+      } catch (const Error& e) {
+        fail_source(*p.source, p.count, e.what());
+        continue;
+      }
+      const Sizes sz = item_sizes(sink->shape, p.dtype, options_.svd);
+      for (int64_t i = 0; i < p.count; ++i) {
+        if (interrupted()) return;
+        WorkItem item;
+        item.sink = sink;
+        item.index = i;
+        item.bytes = sz.total();
+        budget_->acquire(item.bytes);
+        item.a.resize(sz.a);
+        try {
+          stack->read(i, item.a.data());
+        } catch (const InputError& e) {
+          item.read_error = e.reason();
+        }
+        queue_.push(std::move(item));
+      }
+    }
+  }
+
+  void work() {
+    const int64_t batch_bytes = traits_.batch_bytes;
+    auto fits = [batch_bytes](const WorkItem& first, const WorkItem& next, std::size_t n) {
+      return batch_bytes > 0 && next.sink->shape.m == first.sink->shape.m &&
+             next.sink->shape.n == first.sink->shape.n && next.sink->dtype == first.sink->dtype &&
+             static_cast<int64_t>(n + 1) * first.bytes <= batch_bytes;
+    };
+    while (true) {
+      std::vector<WorkItem> batch = queue_.pop_batch(fits);
+      if (batch.empty()) return;
+      if (interrupted()) {
+        for (auto& item : batch) budget_->release(item.bytes);
+        continue;
+      }
+      compute(batch);
+    }
+  }
+
+  void compute(std::vector<WorkItem>& batch) {
+    const SvdOptions& o = options_.svd;
+    std::vector<SvdTask> tasks;
+    std::vector<std::size_t> task_of(batch.size(), SIZE_MAX);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      WorkItem& it = batch[i];
+      if (!it.read_error.empty()) continue;
+      const Sizes sz = item_sizes(it.sink->shape, it.sink->dtype, o);
+      it.u.resize(sz.u);
+      it.s.resize(sz.s);
+      it.vh.resize(sz.vh);
+      task_of[i] = tasks.size();
+      tasks.push_back({it.sink->dtype, it.sink->shape, it.a.data(), it.u.data(), it.s.data(),
+                       it.vh.data()});
+    }
+    std::vector<ItemResult> results;
+    try {
+      results = backend_.svd(tasks, o);
+    } catch (const std::exception& e) {
+      results.assign(tasks.size(), ItemResult{ItemStatus::kFailed, e.what(), "", false, {}});
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      ItemResult r = task_of[i] == SIZE_MAX
+                         ? ItemResult{ItemStatus::kFailed, batch[i].read_error, "", false, {}}
+                         : results.at(task_of[i]);
+      finish(batch[i], std::move(r));
+    }
+  }
+
+  void finish(WorkItem& it, ItemResult r) {
+    Sink& sink = *it.sink;
+    const Sizes sz = item_sizes(sink.shape, sink.dtype, options_.svd);
+    if (r.status != ItemStatus::kOk) {
+      fill_nan(it.u, sz.u, sink.dtype);
+      fill_nan(it.s, sz.s, sink.dtype);
+      fill_nan(it.vh, sz.vh, sink.dtype);
+    }
+    if (sink.writer) {
+      try {
+        write_result(sink, it, sz);
+      } catch (const Error& e) {
+        r.status = ItemStatus::kFailed;
+        r.message = e.what();
+      }
+    }
+    if (r.status == ItemStatus::kOk) {
+      ++done_;
+    } else {
+      ++failed_;
+      sink.any_failed = true;
+    }
+    SvdItemRecord rec{sink.source, it.index, 1, sink.shape.m, sink.shape.n, sink.dtype, std::move(r)};
+    observer_.on_item(rec);
+    it.a = {};
+    it.u = {};
+    it.vh = {};
+    budget_->release(it.bytes);
+    if (--sink.remaining == 0) finalize(sink);
+  }
+
+  void write_result(Sink& sink, const WorkItem& it, const Sizes& sz) {
+    std::size_t array = 0;
+    const uint64_t i = static_cast<uint64_t>(it.index);
+    if (!options_.svd.values_only) sink.writer->write(array++, i * sz.u, it.u.data(), sz.u);
+    sink.writer->write(array++, i * sz.s, it.s.data(), sz.s);
+    if (!options_.svd.values_only) sink.writer->write(array++, i * sz.vh, it.vh.data(), sz.vh);
+  }
+
+  // Every matrix of the source is done: rename its output into place.
+  void finalize(Sink& sink) {
+    if (!sink.writer) return;
+    const std::string& out = sink.source->output;
+    try {
+      if (!sink.any_failed) {
+        sink.writer->commit();
+        std::error_code ec;
+        std::filesystem::remove(incomplete_path(out), ec);
+        observer_.on_output(*sink.source, out, true);
+      } else if (sink.count > 1) {
+        sink.writer->commit(incomplete_path(out));
+        observer_.on_output(*sink.source, incomplete_path(out), false);
+      }
+    } catch (const Error& e) {
+      fail_source(*sink.source, 0, e.what());
+    }
+    sink.writer.reset();
+  }
+
+  const std::vector<SvdSource>& sources_;
+  Backend& backend_;
+  const SvdRunOptions& options_;
+  SvdObserver& observer_;
+  BackendTraits traits_;
+  std::unique_ptr<ByteBudget> budget_;
+  WorkQueue<WorkItem> queue_;
+  std::atomic<int64_t> total_{0}, done_{0}, failed_{0}, skipped_{0};
+};
+
+}  // namespace
+
+std::vector<std::string> output_arrays(const SvdOptions& opt) {
+  if (opt.values_only) return {"S"};
+  return {"U", "S", "Vh"};
+}
+
+std::string incomplete_path(const std::string& output) {
+  const std::string suffix = ".npz";
+  std::string stem = output;
+  if (stem.size() >= suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    stem.resize(stem.size() - suffix.size());
+  }
+  return stem + ".incomplete.npz";
+}
+
+SvdRunStats run_svd_pipeline(const std::vector<SvdSource>& sources, Backend& backend,
+                             const SvdRunOptions& options, SvdObserver& observer) {
+  Pipeline p(sources, backend, options, observer);
+  return p.run();
+}
+
+}  // namespace tandem

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Second command of the quick start (and CI): install what is missing, build everything, run
+# every test. GPU tests skip with their reason when no device is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake --preset default
+cmake --build --preset default
+ctest --preset default -j "$(nproc)"

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+#include <sched.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cores.h"
+#include "core/progress.h"
+#include "core/report.h"
+
+namespace tandem {
+namespace {
+
+TEST(CoresTest, NeverMoreThanTheAffinityMaskAllows) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  EXPECT_GE(available_cores(), 1);
+  EXPECT_LE(available_cores(), CPU_COUNT(&set));
+}
+
+TEST(CoresTest, FollowsANarrowedAffinityMask) {
+  cpu_set_t saved, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &saved)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  EXPECT_EQ(available_cores(), 1);
+  sched_setaffinity(0, sizeof(saved), &saved);
+}
+
+TEST(ProgressTest, FormatsDurationsLikeAClock) {
+  EXPECT_EQ(format_duration(0), "0:00");
+  EXPECT_EQ(format_duration(42.4), "0:42");
+  EXPECT_EQ(format_duration(3723), "1:02:03");
+}
+
+TEST(ReportWriterTest, StreamsItemsIntoOneValidDocument) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tandem-report-XXXXXX").string();
+  std::string dir = ::mkdtemp(tmpl.data());
+  std::string path = dir + "/r.json";
+  {
+    ReportWriter w(path, {{"command", "svd"}});
+    EXPECT_FALSE(std::filesystem::exists(path));
+    for (int i = 0; i < 3; ++i) w.add_item({{"index", i}});
+    w.finish({{"done", 3}});
+  }
+  std::ifstream in(path);
+  nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["command"], "svd");
+  ASSERT_EQ(j["items"].size(), 3u);
+  EXPECT_EQ(j["items"][2]["index"], 2);
+  EXPECT_EQ(j["summary"]["done"], 3);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ReportWriterTest, EmptyRunStillGivesValidJson) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "tandem-report-XXXXXX").string();
+  std::string dir = ::mkdtemp(tmpl.data());
+  {
+    ReportWriter w(dir + "/r.json", {{"command", "map"}});
+    w.finish({{"done", 0}});
+  }
+  std::ifstream in(dir + "/r.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_TRUE(j["items"].empty());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tandem

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "svd/matrix_source.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "io/npz.h"
+
+namespace tandem {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "tandem-src-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string operator/(const std::string& name) const { return (fs::path(path_) / name).string(); }
+  const std::string& str() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void write_matrix(const std::string& path, int64_t m, int64_t n) {
+  std::vector<double> a(m * n, 1.0);
+  io::write_npy(path, DType::kFloat64, {m, n}, a.data());
+}
+
+TEST(RandomSpecTest, ParsesShapeTypeAndSeed) {
+  RandomSpec s = parse_random_spec("20x1000x30:float32:seed=5");
+  EXPECT_EQ(s.count, 20);
+  EXPECT_EQ(s.rows, 1000);
+  EXPECT_EQ(s.cols, 30);
+  EXPECT_EQ(s.dtype, DType::kFloat32);
+  EXPECT_EQ(s.seed, 5u);
+  EXPECT_EQ(parse_random_spec("1x2x3").dtype, DType::kFloat64);
+}
+
+TEST(RandomSpecTest, RejectsMalformedSpecs) {
+  for (const char* bad : {"20x1000", "0x3x3", "ax3x3", "2x3x3:float16", "2x3x3:seed=-1", "2x3x-3"}) {
+    EXPECT_THROW(parse_random_spec(bad), UsageError) << bad;
+  }
+}
+
+TEST(RandomSourceTest, SameSeedGivesSameUniformData) {
+  RandomSpec spec = parse_random_spec("3x4x5:seed=9");
+  auto a = random_source(spec, "").open();
+  auto b = random_source(spec, "").open();
+  std::vector<double> x(20), y(20);
+  a->read(2, x.data());
+  b->read(2, y.data());
+  EXPECT_EQ(x, y);
+  for (double v : x) {
+    EXPECT_GE(v, 0.0);
+    EXPECT_LT(v, 1.0);
+  }
+  a->read(1, y.data());
+  EXPECT_NE(x, y);
+}
+
+TEST(ExpandInputsTest, DirectoryGivesSortedMatrixFilesAndOutputNames) {
+  TempDir d;
+  write_matrix(d / "b.npy", 2, 2);
+  write_matrix(d / "a.npy", 2, 2);
+  std::vector<SvdSource> s = expand_inputs({d.str()}, "out");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(fs::path(s[0].path).filename(), "a.npy");
+  EXPECT_EQ(s[0].output, "out/a.npz");
+  EXPECT_EQ(s[1].output, "out/b.npz");
+}
+
+TEST(ExpandInputsTest, NpzGivesOneSourcePerMemberInASubdirectory) {
+  TempDir d;
+  std::vector<double> a(4, 1.0);
+  io::write_npz(d / "set.npz", {{"x", DType::kFloat64, {2, 2}}, {"y", DType::kFloat64, {2, 2}}},
+                {a.data(), a.data()});
+  std::vector<SvdSource> s = expand_inputs({d / "set.npz"}, "out");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].member, "x");
+  EXPECT_EQ(s[0].output, "out/set/x.npz");
+  EXPECT_EQ(s[1].label, d / "set.npz" + ":y");
+}
+
+TEST(ExpandInputsTest, QuotedGlobExpands) {
+  TempDir d;
+  write_matrix(d / "s1.npy", 2, 2);
+  write_matrix(d / "s2.npy", 2, 2);
+  write_matrix(d / "t.npy", 2, 2);
+  EXPECT_EQ(expand_inputs({d / "s*.npy"}, "out").size(), 2u);
+  EXPECT_THROW(expand_inputs({d / "z*.npy"}, "out"), UsageError);
+}
+
+TEST(ExpandInputsTest, MissingFileBecomesAFailingSource) {
+  std::vector<SvdSource> s = expand_inputs({"/nonexistent/m.npy"}, "out");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_THROW(s[0].open(), InputError);
+}
+
+TEST(ExpandInputsTest, CorruptArchiveIsAFailingSourceNotAnAbort) {
+  TempDir d;
+  write_file_atomic(d / "bad.npz", "PK\x03\x04 this is not a zip archive");
+  std::vector<SvdSource> s = expand_inputs({d / "bad.npz"}, "out");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_FALSE(s[0].error.empty());
+  EXPECT_THROW(s[0].open(), InputError);
+}
+
+TEST(ExpandInputsTest, TwoInputsWritingOneOutputIsAUsageError) {
+  TempDir d;
+  fs::create_directories(d / "x");
+  fs::create_directories(d / "y");
+  write_matrix(d / "x/m.npy", 2, 2);
+  write_matrix(d / "y/m.npy", 2, 2);
+  EXPECT_THROW(expand_inputs({d / "x/m.npy", d / "y/m.npy"}, "out"), UsageError);
+}
+
+}  // namespace
+}  // namespace tandem
