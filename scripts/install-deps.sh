@@ -9,7 +9,7 @@ packages=(
   libopenblas-dev libboost-dev libboost-filesystem-dev libcli11-dev nlohmann-json3-dev
   zlib1g-dev libgtest-dev libgmock-dev
   libnifti2-dev libtomlplusplus-dev libdeflate-dev libisal-dev
-  python3 python3-numpy python3-scipy python3-nibabel parallel
+  python3 python3-numpy python3-scipy python3-nibabel python3-joblib python3-threadpoolctl parallel
 )
 
 missing=()

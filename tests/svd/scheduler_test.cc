@@ -84,11 +84,12 @@ class SchedulerTest : public ::testing::Test {
     for (std::size_t i = 0; i < first.size(); ++i) a[i * 6] = first[i];
     io::write_npy(path(name), DType::kFloat64, {static_cast<int64_t>(first.size()), 3, 2}, a.data());
   }
+  // Row `matrix` of the stacked S, a (count, k) array.
   std::vector<double> read_s(const std::string& file, int64_t matrix) {
     auto s = io::open_npz_member(file, "S");
-    std::vector<double> out(s->rows() * s->cols());
-    s->read(matrix, out.data());
-    return out;
+    std::vector<double> all(s->rows() * s->cols());
+    s->read(0, all.data());
+    return {all.begin() + matrix * s->cols(), all.begin() + (matrix + 1) * s->cols()};
   }
   std::string dir_;
 };

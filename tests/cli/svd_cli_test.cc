@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+// End-to-end: the tandem binary on real .npy/.npz files, outputs checked with numpy.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_test_util.h"
+
+namespace tandem {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::python_with_numpy;
+using testing::run_command;
+using testing::ScratchDir;
+using testing::tandem_bin;
+using testing::test_source_dir;
+
+class SvdCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    py_ = python_with_numpy();
+    if (py_.empty()) GTEST_SKIP() << "no Python with numpy (set TANDEM_PYTHON)";
+    auto made = run_command(py_ + " " + script("svd_make_inputs.py") + " " + dir_.str());
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+  }
+  std::string script(const std::string& name) const { return test_source_dir() + "/cli/" + name; }
+  testing::RunResult tandem(const std::string& args) const {
+    return run_command(tandem_bin() + " svd --quiet " + args);
+  }
+  testing::RunResult verify(const std::string& out, const std::string& mode) const {
+    return run_command(py_ + " " + script("svd_verify_outputs.py") + " " + dir_ / "good" + " " +
+                       out + " " + mode);
+  }
+  std::string py_;
+  ScratchDir dir_;
+};
+
+TEST_F(SvdCliTest, FullMatricesMatchNumpy) {
+  auto r = tandem(dir_ / "good" + " -o " + dir_ / "out -j 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto v = verify(dir_ / "out", "full");
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  EXPECT_NE(v.output.find("checked 7"), std::string::npos) << v.output;
+}
+
+TEST_F(SvdCliTest, EconomyMatchesNumpy) {
+  auto r = tandem(dir_ / "good" + " -o " + dir_ / "out --economy");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto v = verify(dir_ / "out", "economy");
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+}
+
+TEST_F(SvdCliTest, ValuesOnlyMatchesNumpy) {
+  auto r = tandem(dir_ / "good" + " -o " + dir_ / "out --values-only");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto v = verify(dir_ / "out", "values");
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+}
+
+TEST_F(SvdCliTest, BadInputsAreNamedAndTheRestFinish) {
+  auto r = tandem(dir_ / "bad" + " -o " + dir_ / "out --report " + dir_ / "r.json");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  for (const char* expect : {"magic.npy", "truncated.npy", "vector.npy", "complex.npy",
+                             "empty.npy", "nanstack.npy: matrix 1", "NaN or Inf"}) {
+    EXPECT_NE(r.output.find(expect), std::string::npos) << expect << "\n" << r.output;
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "out/fine.npz"));
+  EXPECT_FALSE(fs::exists(dir_ / "out/nanstack.npz"));
+  EXPECT_TRUE(fs::exists(dir_ / "out/nanstack.incomplete.npz"));
+  for (const auto& e : fs::directory_iterator(dir_ / "out")) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
+  std::ifstream in(dir_ / "r.json");
+  nlohmann::json report = nlohmann::json::parse(in);
+  int failed = 0;
+  for (const auto& item : report["items"]) failed += item["status"] == "failed";
+  EXPECT_EQ(failed, 6);
+  EXPECT_EQ(report["summary"]["failed"], 6);
+}
+
+TEST_F(SvdCliTest, ResumeSkipsFinishedOutputs) {
+  ASSERT_EQ(tandem(dir_ / "good" + " -o " + dir_ / "out").exit_code, 0);
+  fs::remove(dir_ / "out/square.npz");
+  auto r = run_command(tandem_bin() + " svd " + dir_ / "good" + " -o " + dir_ / "out --resume");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 done"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir_ / "out/square.npz"));
+}
+
+TEST_F(SvdCliTest, CheckPutsLapackRatiosInTheReport) {
+  auto r = tandem(dir_ / "good/square.npy -o " + dir_ / "out --check --report " + dir_ / "r.json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(dir_ / "r.json");
+  nlohmann::json report = nlohmann::json::parse(in);
+  ASSERT_EQ(report["items"].size(), 1u);
+  EXPECT_LT(report["items"][0]["check"]["residual_ratio"].get<double>(), 35.0);
+  EXPECT_LT(report["items"][0]["check"]["residual"].get<double>(), 1e-13);
+}
+
+TEST(SvdCliUsageTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(run_command(tandem_bin() + " svd some.npy").exit_code, 2);  // no -o
+  EXPECT_EQ(run_command(tandem_bin() + " svd --random 2x3x3 --device tpu").exit_code, 2);
+  EXPECT_EQ(run_command(tandem_bin() + " svd --random 2x3").exit_code, 2);
+  EXPECT_EQ(run_command(tandem_bin() + " svd").exit_code, 2);
+}
+
+TEST(SvdCliUsageTest, GpuWithoutDeviceSaysWhy) {
+  auto info = run_command(tandem_bin() + " info");
+  if (info.output.find("gpus: none") == std::string::npos) GTEST_SKIP() << "a GPU is present";
+  auto r = run_command(tandem_bin() + " svd --random 2x3x3 --device gpu");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--device gpu:"), std::string::npos) << r.output;
+}
+
+TEST(SvdCliUsageTest, RandomDemoRunsWithoutOutputDirectory) {
+  auto r = run_command(tandem_bin() + " svd --random 3x20x20:float32:seed=1 --check");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 done, 0 failed"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace tandem
