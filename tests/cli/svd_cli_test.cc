@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // End-to-end: the tandem binary on real .npy/.npz files, outputs checked with numpy.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <filesystem>
 #include <fstream>
@@ -65,12 +70,15 @@ TEST_F(SvdCliTest, BadInputsAreNamedAndTheRestFinish) {
   auto r = tandem(dir_ / "bad" + " -o " + dir_ / "out --report " + dir_ / "r.json");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   for (const char* expect : {"magic.npy", "truncated.npy", "vector.npy", "complex.npy",
-                             "empty.npy", "nanstack.npy: matrix 1", "NaN or Inf"}) {
+                             "empty.npy", "nanstack.npy: matrix 1", "NaN or Inf", "mixed.npz:cplx",
+                             "unsupported dtype"}) {
     EXPECT_NE(r.output.find(expect), std::string::npos) << expect << "\n" << r.output;
   }
   EXPECT_TRUE(fs::exists(dir_ / "out/fine.npz"));
   EXPECT_FALSE(fs::exists(dir_ / "out/nanstack.npz"));
   EXPECT_TRUE(fs::exists(dir_ / "out/nanstack.incomplete.npz"));
+  EXPECT_TRUE(fs::exists(dir_ / "out/mixed/good.npz"));
+  EXPECT_FALSE(fs::exists(dir_ / "out/mixed/cplx.npz"));
   for (const auto& e : fs::directory_iterator(dir_ / "out")) {
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
   }
@@ -78,8 +86,8 @@ TEST_F(SvdCliTest, BadInputsAreNamedAndTheRestFinish) {
   nlohmann::json report = nlohmann::json::parse(in);
   int failed = 0;
   for (const auto& item : report["items"]) failed += item["status"] == "failed";
-  EXPECT_EQ(failed, 6);
-  EXPECT_EQ(report["summary"]["failed"], 6);
+  EXPECT_EQ(failed, 7);
+  EXPECT_EQ(report["summary"]["failed"], 7);
 }
 
 TEST_F(SvdCliTest, ResumeSkipsFinishedOutputs) {
@@ -99,6 +107,46 @@ TEST_F(SvdCliTest, CheckPutsLapackRatiosInTheReport) {
   ASSERT_EQ(report["items"].size(), 1u);
   EXPECT_LT(report["items"][0]["check"]["residual_ratio"].get<double>(), 35.0);
   EXPECT_LT(report["items"][0]["check"]["residual"].get<double>(), 1e-13);
+}
+
+TEST_F(SvdCliTest, InterruptKeepsFinishedOutputsAndResumeCompletes) {
+  fs::create_directories(dir_ / "many");
+  auto made = run_command(py_ + " -c \"import numpy as np\n" + "for i in range(60): np.save('" +
+                          dir_ / "many" + "/m%02d.npy' % i, np.random.rand(400, 400))\"");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::string cmd = tandem_bin() + " svd -q -j 1 " + dir_ / "many" + " -o " + dir_ / "out";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
+    ::_exit(127);
+  }
+  // Interrupt as soon as the first output is in place.
+  bool seen = false;
+  for (int i = 0; i < 3000 && !seen; ++i) {
+    seen = fs::exists(dir_ / "out/m00.npz");
+    if (!seen) ::usleep(10000);
+  }
+  ASSERT_TRUE(seen);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 130) << "the run finished before the signal arrived";
+  int complete = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "out")) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+    complete += e.path().extension() == ".npz";
+  }
+  EXPECT_GE(complete, 1);
+  EXPECT_LT(complete, 60);
+  auto r = run_command(cmd + " --resume");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(complete) + " skipped"), std::string::npos) << r.output;
+  for (int i = 0; i < 60; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "out/m%02d.npz", i);
+    EXPECT_TRUE(fs::exists(dir_ / name)) << name;
+  }
 }
 
 TEST(SvdCliUsageTest, UsageErrorsExitTwo) {

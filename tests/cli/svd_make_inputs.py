@@ -32,3 +32,4 @@ stack = rng.random((3, 5, 5))
 stack[1, 2, 3] = np.nan
 np.save(os.path.join(bad, "nanstack.npy"), stack)
 np.save(os.path.join(bad, "fine.npy"), rng.random((5, 5)))
+np.savez(os.path.join(bad, "mixed.npz"), good=rng.random((4, 3)), cplx=rng.random((3, 3)) + 2j)
