@@ -16,7 +16,11 @@ namespace tandem::io {
 std::vector<std::string> npz_members(const std::string& path);
 
 /// Opens one member (stored or deflated, zip64 aware) as a MatrixStack; `member` without ".npy".
-/// A stored member is read through mmap; a deflated one is inflated as a bounded stream in order.
+/// A stored member is read through mmap; a deflated one is inflated as a bounded stream in order
+/// (reading an earlier index restarts the stream). A deflated Fortran-order 3-D member has its
+/// matrices interleaved through the whole array, so at the first read it is inflated once into
+/// an unlinked temporary file in $TMPDIR (else /tmp) and mapped. InputErrors about the archive
+/// name `path`; those about the member name "path:member" (the stack's where()) as their file.
 std::unique_ptr<MatrixStack> open_npz_member(const std::string& path, const std::string& member);
 
 /// One array of an NpzWriter: name (without ".npy"), element type and shape.

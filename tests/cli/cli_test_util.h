@@ -46,8 +46,8 @@ inline std::string python_with_numpy() {
   return run_command(py + " -c 'import numpy'").exit_code == 0 ? py : "";
 }
 
-/// Directory of the test sources (scripts live beside the tests).
-inline std::string test_source_dir() { return env_or_empty("TANDEM_TEST_DATA"); }
+/// The tests/ source folder (scripts live beside the tests).
+inline std::string test_source_dir() { return env_or_empty("TANDEM_TESTS_DIR"); }
 
 /// A fresh temporary directory removed with the object.
 class ScratchDir {

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tandem::io {
+
+/// A whole file mapped read-only (MAP_PRIVATE). Shared by the MatrixStacks that read from it;
+/// unmapped when the last owner goes.
+class MappedFile {
+ public:
+  /// Maps `path`; throws InputError naming `path` when it is missing, unreadable or not a file.
+  static std::shared_ptr<MappedFile> open(const std::string& path);
+  /// Maps an already open descriptor (the caller keeps ownership of `fd`); `name` is for errors.
+  static std::shared_ptr<MappedFile> from_fd(int fd, const std::string& name);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  /// First byte of the file (nullptr for an empty file).
+  const uint8_t* data() const { return data_; }
+  /// File size in bytes.
+  uint64_t size() const { return size_; }
+  /// Hints that the range will be read front to back (more read-ahead).
+  void advise_sequential(uint64_t offset, uint64_t length) const;
+  /// Drops the whole pages inside [offset, offset+length) from this process's resident set
+  /// (they stay in the page cache), so streaming through a big file keeps RSS at one matrix.
+  void release(uint64_t offset, uint64_t length) const;
+
+ private:
+  MappedFile(const uint8_t* data, uint64_t size) : data_(data), size_(size) {}
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+}  // namespace tandem::io
