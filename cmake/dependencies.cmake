@@ -5,7 +5,7 @@ find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(Boost 1.74 REQUIRED COMPONENTS filesystem)
-find_package(PkgConfig REQUIRED)
+find_package(PkgConfig)
 
 # LAPACK through OpenBLAS when it is there (its single-thread switch pins BLAS inside workers);
 # any other LAPACK still works, with BLAS threading left to the library.
@@ -19,8 +19,11 @@ else()
   set(TANDEM_BLAS_NAME "OpenBLAS")
 endif()
 
-pkg_check_modules(LIBDEFLATE IMPORTED_TARGET libdeflate)
-pkg_check_modules(TOMLPP IMPORTED_TARGET tomlplusplus)
+# Optional parts: without them the smooth/run commands are left out of the build.
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(LIBDEFLATE IMPORTED_TARGET libdeflate)
+  pkg_check_modules(TOMLPP IMPORTED_TARGET tomlplusplus)
+endif()
 
 # nifti_clib: Debian 12's CMake config files point at missing targets, so link by hand.
 find_path(NIFTI_INCLUDE_DIR nifti2_io.h PATH_SUFFIXES nifti)

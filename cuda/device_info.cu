@@ -18,6 +18,13 @@ std::string version_text(int v) {
 
 std::vector<GpuInfo> list_devices(std::string* why_none) {
   std::vector<GpuInfo> out;
+  int driver = 0;
+  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0) {
+    // The runtime reports a missing driver as "driver version is insufficient": say it plainly.
+    if (why_none) *why_none = "no NVIDIA driver found (no GPU on this machine)";
+    cudaGetLastError();
+    return out;
+  }
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {

@@ -16,7 +16,10 @@ inline void reflect_rows(std::vector<double>& a, int64_t rows, int64_t cols, std
   std::normal_distribution<double> nd;
   std::vector<double> v(rows);
   double vv = 0;
-  for (auto& x : v) vv += (x = nd(g)) * x;
+  for (auto& x : v) {
+    x = nd(g);
+    vv += x * x;
+  }
   for (int64_t j = 0; j < cols; ++j) {
     double dot = 0;
     for (int64_t i = 0; i < rows; ++i) dot += v[i] * a[i * cols + j];
@@ -30,7 +33,10 @@ inline void reflect_cols(std::vector<double>& a, int64_t rows, int64_t cols, std
   std::normal_distribution<double> nd;
   std::vector<double> v(cols);
   double vv = 0;
-  for (auto& x : v) vv += (x = nd(g)) * x;
+  for (auto& x : v) {
+    x = nd(g);
+    vv += x * x;
+  }
   for (int64_t i = 0; i < rows; ++i) {
     double dot = 0;
     for (int64_t j = 0; j < cols; ++j) dot += v[j] * a[i * cols + j];

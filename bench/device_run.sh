@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# One run on a lent GPU machine: build, GPU tests, memcheck, benchmark. Every step is
+# time-boxed and the next one runs even when a step fails; logs and JSON go to $OUT.
+# Usage (repository root): OUT=/some/dir bench/device_run.sh   (BUILD, JOBS override the
+# build folder and ninja -j)
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/device-out}
+mkdir -p "$OUT"
+BUILD=${BUILD:-build-gpu}
+JOBS=${JOBS:-16}
+START=$(date +%s)
+declare -a SUMMARY=()
+
+# The whole run stays under 7.5 minutes: a step gets its own box or what is left, whichever
+# is shorter, and is skipped when under 20 s remain.
+DEADLINE=$((START + 450))
+
+step() {  # step NAME SECONDS LOG CMD... : runs CMD with a timeout, logs, records the outcome
+  local name=$1 limit=$2 log=$3; shift 3
+  local t0=$(date +%s)
+  local left=$((DEADLINE - t0))
+  if [ "$left" -lt 20 ]; then
+    SUMMARY+=("$(printf '%-22s skipped: out of time' "$name")")
+    return 124
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "== $name (limit ${limit}s)"
+  timeout --kill-after=10 "$limit" "$@" >"$OUT/$log" 2>&1
+  local rc=$?
+  local took=$(( $(date +%s) - t0 ))
+  SUMMARY+=("$(printf '%-22s rc=%-4s %4ss  %s' "$name" "$rc" "$took" "$log")")
+  tail -n 6 "$OUT/$log"
+  return $rc
+}
+
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv
+  "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" --version | tail -n 2
+  cmake --version | head -n 1
+  nproc
+} >"$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+
+step configure 90 configure.log \
+  cmake -S . -B "$BUILD" -G Ninja -DTANDEM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+        -DCMAKE_BUILD_TYPE=Release
+# -k 0: one broken target (another part of the tree) must not stop the others.
+step build 240 build.log ninja -C "$BUILD" -j"$JOBS" -k 0 tandem cuda_test svd_test svd_gpu_driver
+
+CUDA_TEST=$BUILD/tests/cuda/cuda_test
+if [ -x "$CUDA_TEST" ]; then
+  step cuda_test 150 cuda_test.log "$CUDA_TEST" --gtest_output="json:$OUT/cuda_test.json"
+  grep -E "^\[  (FAILED|PASSED) " "$OUT/cuda_test.log" | tail -n 30
+  echo "skipped: $(grep -c '^\[  SKIPPED' "$OUT/cuda_test.log")"
+else
+  SUMMARY+=("cuda_test              not built (see build.log)")
+fi
+
+if [ -x "$BUILD/bench/svd_gpu_driver" ]; then
+  step svd_gpu 200 svd_gpu.log python3 bench/svd_gpu --build "$BUILD" --quick
+fi
+
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
+      /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n 1)
+if [ -x "$CUDA_TEST" ] && [ -n "$SAN" ]; then
+  step memcheck 90 memcheck.log "$SAN" --tool memcheck --error-exitcode 7 \
+    "$CUDA_TEST" --gtest_filter='HandlesTest.*:KernelsTest.*:CudaFailureTest.NanMatrixFailsAloneInBatchedChunk:CudaFailureTest.InfMatrixFailsAloneOnPolarRoute:Square/CudaRouteTest.MatchesLapackWithinTestRatios/auto_float32_64x64_random_full:Square/CudaRouteTest.MatchesLapackWithinTestRatios/qr_float64_33x33_random_full:Shapes/CudaRouteTest.MatchesLapackWithinTestRatios/auto_float64_40x7_random_econ'
+  grep -E "ERROR SUMMARY|LEAK SUMMARY" "$OUT/memcheck.log" | tail -n 3
+elif [ -z "$SAN" ]; then
+  SUMMARY+=("memcheck               skipped: compute-sanitizer not found")
+fi
+
+if [ -x "$BUILD/tests/svd/svd_test" ]; then
+  step svd_test 45 svd_test.log "$BUILD/tests/svd/svd_test"
+fi
+
+echo
+echo "== summary ($(( $(date +%s) - START ))s in all)"
+printf '%s\n' "${SUMMARY[@]}"
+if [ -f "$OUT/cuda_test.json" ]; then
+  python3 - "$OUT/cuda_test.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+failed = [f"{s['name']}.{t['name']}" for s in d["testsuites"] for t in s["testsuite"] if t.get("failures")]
+skipped = sum(1 for s in d["testsuites"] for t in s["testsuite"] if t.get("result") == "SKIPPED")
+print(f"cuda_test: {d['tests']} tests, {len(failed)} failed, {skipped} skipped")
+for f in failed[:25]:
+    print("  FAILED", f)
+PY
+fi
+[ -f "$OUT/svd_gpu.log" ] && sed -n '/^# svd_gpu/,$p' "$OUT/svd_gpu.log"
+exit 0

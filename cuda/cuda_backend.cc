@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cuda_backend.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <thread>
+#include <tuple>
+
+#include "cuda_api.h"
+#include "gram_route.h"
+#include "route_choice.h"
+#include "svd/check.h"
+#include "svd/cpu_backend.h"
+
+namespace tandem::cuda {
+
+namespace {
+
+// LAPACK's test passes below this ratio; a GPU result above it is redone on an exact route.
+constexpr double kTestRatioLimit = 35.0;
+// Each worker costs about this much besides its buffers (handle, stream, pools).
+constexpr std::size_t kWorkerOverhead = std::size_t(64) << 20;
+// Leave headroom for the allocator and other processes.
+constexpr double kMemoryShare = 0.85;
+
+std::string describe_failure(Route r, int status, const std::string& error) {
+  if (!error.empty()) return route_name(r) + " failed: " + error;
+  if (status == kBadOutput) return route_name(r) + " returned NaN or Inf";
+  if (r == Route::kGram && status == kGramCheckFailed) {
+    return route_name(r) + " missed float32 accuracy (too ill-conditioned for the Gram route)";
+  }
+  if (r == Route::kJacobiKernel && status == 2) {
+    return route_name(r) + " found a zero singular value (its U column needs completing)";
+  }
+  return route_name(r) + " did not converge (info " + std::to_string(status) + ")";
+}
+
+std::string gib(std::size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / double(1 << 30));
+  return buf;
+}
+
+// Creating a cuSOLVER handle takes tens of milliseconds; K of them are made side by side so a
+// short CLI run does not wait for them one after another.
+std::vector<std::unique_ptr<GpuWorker>> make_workers(int ordinal, int k) {
+  std::vector<std::unique_ptr<GpuWorker>> workers(k);
+  std::vector<std::exception_ptr> errors(k);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < k; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        workers[i] = std::make_unique<GpuWorker>(ordinal);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  return workers;
+}
+
+}  // namespace
+
+struct CudaBackend::Device {
+  int ordinal = 0;
+  std::string name;
+  std::mutex busy;
+  int max_workers = 1;                              // K: streams this device may use
+  std::vector<std::unique_ptr<GpuWorker>> workers;  // created as a batch first needs them
+};
+
+// Items of one dtype and shape, by index into the caller's batch.
+struct CudaBackend::Group {
+  std::vector<SvdTask> tasks;
+  std::vector<std::size_t> index;
+};
+
+CudaBackend::CudaBackend(const std::vector<int>& devices, std::shared_ptr<Backend> cpu_fallback,
+                         CudaBackendOptions options)
+    : cpu_(std::move(cpu_fallback)), options_(options) {
+  if (devices.empty()) throw NoDeviceError("CudaBackend needs at least one device");
+  for (int ordinal : devices) {
+    DeviceScope scope(ordinal);
+    auto dev = std::make_unique<Device>();
+    dev->ordinal = ordinal;
+    cudaDeviceProp prop{};
+    TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, ordinal));
+    dev->name = prop.name;
+    std::size_t free_b = 0, total_b = 0;
+    TANDEM_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
+    // A handle and its pools cost tens of MiB: keep workers to a small share of free memory.
+    const int by_memory = int(std::max<std::size_t>(1, free_b / 8 / kWorkerOverhead));
+    const int k = std::max(1, std::min(options_.streams_per_device, by_memory));
+    dev->max_workers = k;
+    dev->workers = make_workers(ordinal, 1);  // fails early on an unusable device
+    devices_.push_back(std::move(dev));
+  }
+}
+
+CudaBackend::~CudaBackend() = default;
+
+std::string CudaBackend::name() const {
+  std::string n = devices_.size() > 1 ? std::to_string(devices_.size()) + "× " : "";
+  return "cuda (" + n + devices_[0]->name + ", " + std::to_string(devices_[0]->max_workers) +
+         " streams)";
+}
+
+BackendTraits CudaBackend::traits() const {
+  BackendTraits t;
+  t.callers = int(devices_.size());
+  t.batch_bytes = options_.batch_bytes;
+  t.holds_cores = false;
+  return t;
+}
+
+CudaBackend::Device& CudaBackend::acquire(std::unique_lock<std::mutex>* lock) {
+  const std::size_t start = next_device_++;
+  for (std::size_t i = 0; i < devices_.size(); ++i) {
+    Device& d = *devices_[(start + i) % devices_.size()];
+    std::unique_lock<std::mutex> l(d.busy, std::try_to_lock);
+    if (l.owns_lock()) {
+      *lock = std::move(l);
+      return d;
+    }
+  }
+  Device& d = *devices_[start % devices_.size()];
+  *lock = std::unique_lock<std::mutex>(d.busy);
+  return d;
+}
+
+std::vector<ItemResult> CudaBackend::svd(const std::vector<SvdTask>& batch, const SvdOptions& opt) {
+  std::vector<ItemResult> results(batch.size());
+  if (batch.empty()) return results;
+  // The scheduler sends same-shape batches, but nothing breaks if it does not.
+  std::map<std::tuple<int, int64_t, int64_t>, Group> groups;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const SvdTask& t = batch[i];
+    Group& g = groups[{int(t.dtype), t.shape.m, t.shape.n}];
+    g.tasks.push_back(t);
+    g.index.push_back(i);
+  }
+  std::unique_lock<std::mutex> lock;
+  Device& dev = acquire(&lock);
+  for (auto& entry : groups) run_group(dev, entry.second, opt, results);
+  return results;
+}
+
+ItemResult CudaBackend::cpu_solve(const SvdTask& task, const SvdOptions& opt) {
+  if (!cpu_) {
+    ItemResult r;
+    r.status = ItemStatus::kFailed;
+    r.message = "no GPU route solved it and no CPU fallback is configured";
+    return r;
+  }
+  std::lock_guard<std::mutex> guard(cpu_mutex_);
+  SvdOptions cpu_opt = opt;
+  cpu_opt.algorithm = Algorithm::kAuto;  // the CPU backend has one route
+  return cpu_->svd({task}, cpu_opt).at(0);
+}
+
+void CudaBackend::run_on_cpu(const Group& group, const SvdOptions& opt, const std::string& why,
+                             std::vector<ItemResult>& results) {
+  for (std::size_t i = 0; i < group.tasks.size(); ++i) {
+    ItemResult r = cpu_solve(group.tasks[i], opt);
+    if (!why.empty()) r.message = why + (r.message.empty() ? "" : "; " + r.message);
+    results[group.index[i]] = std::move(r);
+  }
+}
+
+void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& opt,
+                            std::vector<ItemResult>& results) {
+  const SvdShape shape = group.tasks[0].shape;
+  const DType dtype = group.tasks[0].dtype;
+  DeviceScope scope(dev.ordinal);  // the route may depend on the card (shared memory)
+  std::string note;
+  RoutePolicy policy;
+  policy.kernel_for_small = options_.kernel_for_small;
+  policy.gram_in_auto = options_.gram_in_auto;
+  const Route route = choose_route(shape, dtype, opt, policy, &note);
+  if (route == Route::kCpu) return run_on_cpu(group, opt, note, results);
+
+  // Plan: chunks of `chunk` matrices (one for per-matrix routes) on up to K workers, as many
+  // as the device's memory holds.
+  const int n = int(group.tasks.size());
+  const int k = dev.max_workers;
+  // Two chunks per worker, so one worker's copies overlap another's kernels once they drift
+  // apart.
+  int chunk = 1;
+  if (route_is_batched(route)) {
+    chunk = std::clamp((n + 2 * k - 1) / (2 * k), 1, options_.max_chunk);
+  }
+  std::size_t free_b = 0, total_b = 0;
+  TANDEM_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
+  std::size_t held = 0;
+  for (auto& w : dev.workers) held += w->bytes_held();
+  std::size_t budget = std::size_t(double(free_b + held) * kMemoryShare);
+  if (options_.memory_limit > 0) budget = std::min(budget, std::size_t(options_.memory_limit));
+  while (chunk > 1 && chunk_bytes(shape, dtype, opt, route, chunk) > budget) chunk /= 2;
+  const std::size_t need = chunk_bytes(shape, dtype, opt, route, chunk);
+  if (need > budget) {
+    return run_on_cpu(group, opt,
+                      "too large for " + dev.name + " (needs about " + gib(need) + ", " +
+                          gib(budget) + " usable); solved on the CPU",
+                      results);
+  }
+  const int jobs = (n + chunk - 1) / chunk;
+  int active = std::max(1, std::min({k, jobs, int(budget / need)}));
+  const int have = int(dev.workers.size());
+  if (have < active) {
+    try {
+      for (auto& w : make_workers(dev.ordinal, active - have)) dev.workers.push_back(std::move(w));
+    } catch (const Error&) {
+      // Fewer streams than planned (handles are short of memory) still make progress.
+      active = have;
+    }
+  }
+  // Buffers cached for another shape by idle workers would crowd out the active ones.
+  std::size_t usable = free_b;
+  for (int wi = 0; wi < active; ++wi) usable += dev.workers[wi]->bytes_held();
+  if (double(usable) * kMemoryShare < double(need) * active) {
+    for (int wi = active; wi < int(dev.workers.size()); ++wi) dev.workers[wi]->release();
+  }
+
+  std::atomic<int> next{0};
+  auto loop = [&](int wi) {
+    GpuWorker& worker = *dev.workers[wi];
+    for (int j = next++; j < jobs; j = next++) {
+      const int begin = j * chunk, count = std::min(chunk, n - begin);
+      std::vector<int> status(count, 0);
+      std::string error;
+      try {
+        status = worker.solve(&group.tasks[begin], count, route, opt);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      for (int i = 0; i < count; ++i) {
+        ItemResult& r = results[group.index[begin + i]];
+        try {
+          finish_item(worker, group.tasks[begin + i], opt, route, status[i], error, r);
+        } catch (const std::exception& e) {  // only the CPU fallback itself can get here
+          r.status = ItemStatus::kFailed;
+          r.message = e.what();
+        }
+        if (!note.empty()) r.message = note + (r.message.empty() ? "" : "; " + r.message);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int wi = 1; wi < active; ++wi) threads.emplace_back(loop, wi);
+  loop(0);
+  for (auto& t : threads) t.join();
+}
+
+// Takes one item from the GPU's first answer to its final result: canonical signs and check on
+// success, else the next exact route, finally the CPU. Never throws.
+void CudaBackend::finish_item(GpuWorker& worker, const SvdTask& task, const SvdOptions& opt,
+                              Route route, int status, std::string error, ItemResult& result) {
+  std::string history;
+  const bool vectors = !opt.values_only;
+  try {
+    for (;;) {
+      if (status == kNonFinite) {
+        result.status = ItemStatus::kFailed;
+        result.message = find_non_finite(task.dtype, task.a, task.shape.m, task.shape.n);
+        if (result.message.empty()) result.message = "contains NaN or Inf";
+        result.route = route_name(route);
+        return;
+      }
+      if (status == 0 && error.empty()) {
+        if (vectors && opt.canonical_signs) {
+          if (task.dtype == DType::kFloat64) {
+            canonicalize_signs(task.shape, opt, static_cast<double*>(task.u),
+                               static_cast<double*>(task.vh));
+          } else {
+            canonicalize_signs(task.shape, opt, static_cast<float*>(task.u),
+                               static_cast<float*>(task.vh));
+          }
+        }
+        result.has_check = opt.check && vectors;
+        if (result.has_check) result.check = compute_check(task, opt);
+        const bool accurate =
+            !result.has_check || (result.check.residual_ratio < kTestRatioLimit &&
+                                  result.check.orthogonality_ratio < kTestRatioLimit);
+        if (accurate) {
+          result.status = ItemStatus::kOk;
+          result.route = route_name(route);
+          result.message = history.empty() ? "" : history + "; redone on " + route_name(route);
+          return;
+        }
+        result.has_check = false;
+        error = "check above LAPACK's test ratio";
+      }
+      history += (history.empty() ? "" : "; ") + describe_failure(route, status, error);
+      route = next_route(route);
+      if (route == Route::kCpu) break;
+      error.clear();
+      try {
+        status = worker.solve(&task, 1, route, opt).at(0);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    }
+  } catch (const std::exception& e) {
+    history += (history.empty() ? "" : "; ") + std::string(e.what());
+  }
+  ItemResult cpu = cpu_solve(task, opt);
+  cpu.message = history + "; redone on the CPU" + (cpu.message.empty() ? "" : "; " + cpu.message);
+  cpu.route = "cpu-fallback:" + cpu.route;
+  result = std::move(cpu);
+}
+
+std::shared_ptr<Backend> make_cuda_backend(const std::vector<int>& devices,
+                                           std::shared_ptr<Backend> cpu_fallback) {
+  return std::make_shared<CudaBackend>(devices, std::move(cpu_fallback));
+}
+
+}  // namespace tandem::cuda

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The CUDA SVD backend: one feeder per device calls svd(); inside, K GpuWorkers per device
+// (each with its own stream, cuSOLVER handle and host thread) share the batch's chunks.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gpu_worker.h"
+#include "svd/backend.h"
+
+namespace tandem::cuda {
+
+/// Tunables of CudaBackend; the defaults suit the H100 measurements in bench/RESULTS.md.
+struct CudaBackendOptions {
+  int streams_per_device = 10;               ///< GpuWorkers per device (capped by memory)
+  int64_t batch_bytes = int64_t(512) << 20;  ///< input bytes per svd() call (BackendTraits)
+  int max_chunk = 8192;                      ///< matrices per batched solver call
+  bool kernel_for_small = false;  ///< our Jacobi kernel also for ≤ 32×32 (else gesvdjBatched)
+  int64_t memory_limit = 0;       ///< device bytes to plan with; 0 = what is free (tests)
+  bool gram_in_auto = true;       ///< auto may take the checked Gram route (float32)
+};
+
+/// Batched SVD on one or more CUDA devices. Thread-safe for traits().callers callers: each call
+/// takes a free device for its duration.
+class CudaBackend : public Backend {
+ public:
+  /// Creates the workers on every ordinal in `devices`. `cpu_fallback` (may be null) solves
+  /// what no GPU route can: empty or too-large matrices and those failing every route.
+  CudaBackend(const std::vector<int>& devices, std::shared_ptr<Backend> cpu_fallback,
+              CudaBackendOptions options = {});
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  /// "cuda (NVIDIA H100 80GB HBM3)", or "cuda (2× ...)" with several devices.
+  std::string name() const override;
+  /// callers = number of devices, holds_cores = false.
+  BackendTraits traits() const override;
+  /// Solves the batch; one ItemResult per task, in order.
+  std::vector<ItemResult> svd(const std::vector<SvdTask>& batch, const SvdOptions& opt) override;
+
+ private:
+  struct Device;
+  struct Group;
+
+  Device& acquire(std::unique_lock<std::mutex>* lock);
+  void run_group(Device& dev, const Group& group, const SvdOptions& opt,
+                 std::vector<ItemResult>& results);
+  void run_on_cpu(const Group& group, const SvdOptions& opt, const std::string& why,
+                  std::vector<ItemResult>& results);
+  void finish_item(GpuWorker& worker, const SvdTask& task, const SvdOptions& opt, Route route,
+                   int status, std::string error, ItemResult& result);
+  ItemResult cpu_solve(const SvdTask& task, const SvdOptions& opt);
+
+  std::vector<std::unique_ptr<Device>> devices_;
+  std::shared_ptr<Backend> cpu_;
+  std::mutex cpu_mutex_;  // the fallback is called from several worker threads
+  CudaBackendOptions options_;
+  std::atomic<std::size_t> next_device_{0};
+};
+
+}  // namespace tandem::cuda

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Which GPU route solves a shape, and which exact route a failed matrix is retried on.
+
+#include <string>
+
+#include "solvers.h"
+#include "svd/backend.h"
+
+namespace tandem::cuda {
+
+/// Largest dimension gesvdjBatched accepts.
+constexpr int64_t kGesvdjBatchedMax = 32;
+
+/// Switches of the automatic choice (CudaBackendOptions sets them).
+struct RoutePolicy {
+  bool kernel_for_small = false;  ///< our Jacobi kernel also for ≤ 32×32 (else gesvdjBatched)
+  bool gram_in_auto = true;       ///< float32 tall/wide economy may take the checked Gram route
+};
+
+/// Aspect ratio p/q from which auto prefers the Gram route (such matrices are usually well
+/// conditioned, and the route's QR of a p×q block is cheap next to an SVD of it).
+constexpr int64_t kGramAutoAspect = 4;
+
+/// The route for `shape` under opt.algorithm. kAuto: gesvdjBatched up to 32×32, our Jacobi
+/// kernel where it fits, the Gram route for float32 economy shapes with p ≥ 4q, Xgesvd for
+/// full non-square outputs (gesvdp's full U is not known to be unitary there), else Xgesvdp.
+/// A forced route that cannot take the shape gets the auto route and a sentence in `note`.
+/// kCpu for empty matrices.
+Route choose_route(const SvdShape& shape, DType dtype, const SvdOptions& opt,
+                   const RoutePolicy& policy, std::string* note);
+
+/// The exact route a matrix that failed on `r` is retried on (finally kCpu).
+Route next_route(Route r);
+
+}  // namespace tandem::cuda

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// Options, failure isolation and fallbacks of the CUDA backend.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "cuda_backend.h"
+#include "cuda_test_util.h"
+
+namespace tandem::testing {
+namespace {
+
+std::vector<std::unique_ptr<OwnedTask>> random_batch(DType t, int64_t m, int64_t n, int count,
+                                                     const SvdOptions& opt) {
+  std::vector<std::unique_ptr<OwnedTask>> out;
+  for (int i = 0; i < count; ++i) {
+    out.push_back(std::make_unique<OwnedTask>(t, m, n, opt, uniform(m, n, 77 + i)));
+  }
+  return out;
+}
+
+// A NaN (or Inf) in one matrix fails that matrix alone, on every kind of route.
+void expect_isolated(Algorithm alg, int64_t size, double poison) {
+  SvdOptions opt;
+  opt.algorithm = alg;
+  auto batch = random_batch(DType::kFloat32, size, size, 5, opt);
+  batch[2]->set_a(size + 1, poison);
+  const std::vector<ItemResult> r = gpu_backend()->svd(tasks_of(batch), opt);
+  ASSERT_EQ(r.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    if (i == 2) {
+      EXPECT_EQ(r[i].status, ItemStatus::kFailed);
+      EXPECT_NE(r[i].message.find("NaN or Inf"), std::string::npos) << r[i].message;
+      continue;
+    }
+    ASSERT_EQ(r[i].status, ItemStatus::kOk) << r[i].message;
+    const CheckMetrics m = compute_check(batch[i]->task, opt);
+    EXPECT_LT(m.residual_ratio, 35.0) << r[i].route;
+    EXPECT_LT(m.orthogonality_ratio, 35.0) << r[i].route;
+  }
+}
+
+TEST(CudaFailureTest, NanMatrixFailsAloneInBatchedChunk) {
+  TANDEM_REQUIRE_DEVICE();
+  expect_isolated(Algorithm::kAuto, 16, std::numeric_limits<double>::quiet_NaN());
+}
+
+TEST(CudaFailureTest, InfMatrixFailsAloneOnPolarRoute) {
+  TANDEM_REQUIRE_DEVICE();
+  expect_isolated(Algorithm::kPolar, 64, std::numeric_limits<double>::infinity());
+}
+
+TEST(CudaFailureTest, NanMatrixFailsAloneOnJacobiRoute) {
+  TANDEM_REQUIRE_DEVICE();
+  expect_isolated(Algorithm::kJacobi, 64, std::numeric_limits<double>::quiet_NaN());
+}
+
+TEST(CudaFailureTest, NanMatrixFailsAloneOnQrRoute) {
+  TANDEM_REQUIRE_DEVICE();
+  expect_isolated(Algorithm::kQr, 40, -std::numeric_limits<double>::infinity());
+}
+
+TEST(CudaFailureTest, EmptyMatrixIsAnItemErrorAndOthersSucceed) {
+  TANDEM_REQUIRE_DEVICE();
+  SvdOptions opt;
+  OwnedTask empty(DType::kFloat64, 0, 5, opt, {});
+  OwnedTask fine(DType::kFloat64, 5, 5, opt, uniform(5, 5, 3));
+  const std::vector<ItemResult> r = gpu_backend()->svd({empty.task, fine.task}, opt);
+  EXPECT_EQ(r[0].status, ItemStatus::kFailed);
+  EXPECT_EQ(r[1].status, ItemStatus::kOk) << r[1].message;
+}
+
+TEST(CudaOptionsTest, ValuesOnlyMatchesFullDecomposition) {
+  TANDEM_REQUIRE_DEVICE();
+  for (int64_t n : {16, 64, 200}) {
+    SvdOptions full, values;
+    values.values_only = true;
+    OwnedTask a(DType::kFloat64, n, n + 3, full, uniform(n, n + 3, 9));
+    OwnedTask b(DType::kFloat64, n, n + 3, values, uniform(n, n + 3, 9));
+    ASSERT_EQ(gpu_backend()->svd({a.task}, full)[0].status, ItemStatus::kOk);
+    const ItemResult r = gpu_backend()->svd({b.task}, values)[0];
+    ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+    for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(a.s(i), b.s(i), 1e-12 * n * a.s(0)) << r.route;
+  }
+}
+
+TEST(CudaOptionsTest, CanonicalSignsMatchCpuBackendColumns) {
+  TANDEM_REQUIRE_DEVICE();
+  SvdOptions opt;
+  opt.canonical_signs = true;
+  opt.full_matrices = false;
+  for (int64_t n : {20, 60, 300}) {
+    const std::vector<double> a = with_singular_values(n + 10, n, geometric(n, 1e-2), 5);
+    OwnedTask g(DType::kFloat64, n + 10, n, opt, a), c(DType::kFloat64, n + 10, n, opt, a);
+    const ItemResult r = gpu_backend()->svd({g.task}, opt)[0];
+    ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+    CpuBackend cpu(1);
+    ASSERT_EQ(cpu.svd({c.task}, opt)[0].status, ItemStatus::kOk);
+    double worst = 0;
+    for (int64_t i = 0; i < (n + 10) * n; ++i) worst = std::max(worst, std::fabs(g.u(i) - c.u(i)));
+    for (int64_t i = 0; i < n * n; ++i) worst = std::max(worst, std::fabs(g.vh(i) - c.vh(i)));
+    EXPECT_LT(worst, 1e-8) << r.route;
+  }
+}
+
+TEST(CudaOptionsTest, CheckFillsMetrics) {
+  TANDEM_REQUIRE_DEVICE();
+  SvdOptions opt;
+  opt.check = true;
+  auto batch = random_batch(DType::kFloat64, 50, 30, 2, opt);
+  for (const ItemResult& r : gpu_backend()->svd(tasks_of(batch), opt)) {
+    ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+    EXPECT_TRUE(r.has_check);
+    EXPECT_LT(r.check.residual_ratio, 35.0);
+    EXPECT_LT(r.check.residual, 1e-13);
+  }
+}
+
+TEST(CudaOptionsTest, GramAlgorithmSaysWhichRouteItUsed) {
+  TANDEM_REQUIRE_DEVICE();
+  SvdOptions opt;
+  opt.algorithm = Algorithm::kGram;
+  auto batch = random_batch(DType::kFloat32, 64, 64, 2, opt);
+  for (const ItemResult& r : gpu_backend()->svd(tasks_of(batch), opt)) {
+    ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+    if (r.route.find("gram") == std::string::npos) {
+      EXPECT_NE(r.message, "") << r.route;
+    }
+  }
+}
+
+TEST(CudaOptionsTest, MixedShapesInOneBatchKeepTheirOrder) {
+  TANDEM_REQUIRE_DEVICE();
+  SvdOptions opt;
+  std::vector<std::unique_ptr<OwnedTask>> batch;
+  const int64_t sizes[][2] = {{8, 8}, {100, 50}, {8, 8}, {3, 700}};
+  for (const auto& s : sizes) {
+    batch.push_back(std::make_unique<OwnedTask>(DType::kFloat64, s[0], s[1], opt,
+                                                uniform(s[0], s[1], s[0] * 31 + s[1])));
+  }
+  const std::vector<ItemResult> r = gpu_backend()->svd(tasks_of(batch), opt);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_EQ(r[i].status, ItemStatus::kOk) << r[i].message;
+    EXPECT_LT(compute_check(batch[i]->task, opt).residual_ratio, 35.0) << r[i].route;
+  }
+}
+
+TEST(CudaFailureTest, MatrixTooLargeForTheDeviceIsSolvedOnTheCpu) {
+  TANDEM_REQUIRE_DEVICE();
+  cuda::CudaBackendOptions small;
+  small.streams_per_device = 2;
+  small.memory_limit = int64_t(32) << 20;  // a 1500×1500 float64 plan needs more than this
+  cuda::CudaBackend gpu({0}, std::make_shared<CpuBackend>(1), small);
+  SvdOptions opt;
+  OwnedTask big(DType::kFloat64, 1500, 1500, opt, uniform(1500, 1500, 4));
+  const ItemResult r = gpu.svd({big.task}, opt)[0];
+  ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+  EXPECT_NE(r.message.find("too large"), std::string::npos) << r.message;
+  EXPECT_LT(compute_check(big.task, opt).residual_ratio, 35.0);
+}
+
+TEST(CudaFailureTest, UnknownDeviceOrdinalThrowsCudaError) {
+  TANDEM_REQUIRE_DEVICE();
+  EXPECT_THROW(cuda::make_cuda_backend({4096}, nullptr), CudaError);
+}
+
+TEST(CudaOptionsTest, TwoCallersShareOneDeviceSafely) {
+  TANDEM_REQUIRE_DEVICE();
+  SvdOptions opt;
+  auto a = random_batch(DType::kFloat32, 48, 48, 40, opt);
+  auto b = random_batch(DType::kFloat64, 200, 150, 4, opt);
+  std::vector<ItemResult> ra, rb;
+  std::thread t([&] { ra = gpu_backend()->svd(tasks_of(a), opt); });
+  rb = gpu_backend()->svd(tasks_of(b), opt);
+  t.join();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(ra[i].status, ItemStatus::kOk) << ra[i].message;
+    EXPECT_LT(compute_check(a[i]->task, opt).residual_ratio, 35.0) << ra[i].route;
+  }
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    ASSERT_EQ(rb[i].status, ItemStatus::kOk) << rb[i].message;
+    EXPECT_LT(compute_check(b[i]->task, opt).residual_ratio, 35.0) << rb[i].route;
+  }
+}
+
+TEST(CudaOptionsTest, TraitsNameOneFeederPerDevice) {
+  TANDEM_REQUIRE_DEVICE();
+  const BackendTraits t = gpu_backend()->traits();
+  EXPECT_EQ(t.callers, 1);
+  EXPECT_FALSE(t.holds_cores);
+  EXPECT_GT(t.batch_bytes, 0);
+  EXPECT_NE(gpu_backend()->name().find("cuda"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem::testing
