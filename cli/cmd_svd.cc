@@ -13,6 +13,7 @@
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/report.h"
+#include "svd_output.h"
 #include "svd/scheduler.h"
 #include "svd/serial_baseline.h"
 
@@ -26,80 +27,6 @@ struct SvdArgs {
   bool economy = false, values_only = false, check = false, resume = false, quiet = false;
   bool canonical_signs = false, compare_serial = false;
   int threads = 0;
-};
-
-std::string item_name(const SvdItemRecord& r) {
-  if (r.index < 0) return r.source->label;
-  return r.source->label + ": matrix " + std::to_string(r.index);
-}
-
-nlohmann::json item_json(const SvdItemRecord& r) {
-  nlohmann::json j = {{"input", r.source->label},
-                      {"index", r.index < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.index)},
-                      {"status", r.result.status == ItemStatus::kOk ? "ok" : "failed"}};
-  if (r.index >= 0) {
-    j["shape"] = {r.m, r.n};
-    j["dtype"] = dtype_name(r.dtype);
-    j["route"] = r.result.route;
-  } else {
-    j["matrices"] = r.count;
-  }
-  if (!r.result.message.empty()) j["message"] = r.result.message;
-  if (r.result.has_check) {
-    const CheckMetrics& c = r.result.check;
-    j["check"] = {{"residual", c.residual},
-                  {"u_orthogonality", c.u_orthogonality},
-                  {"v_orthogonality", c.v_orthogonality},
-                  {"residual_ratio", c.residual_ratio},
-                  {"orthogonality_ratio", c.orthogonality_ratio}};
-  }
-  return j;
-}
-
-// Prints progress and failures, and streams the report.
-class CliObserver : public SvdObserver {
- public:
-  CliObserver(ProgressLine& progress, ReportWriter* report) : progress_(progress), report_(report) {
-    t0_ = std::chrono::steady_clock::now();
-  }
-  void on_start(int64_t total) override { total_ = total; }
-  void on_item(const SvdItemRecord& r) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    finished_ += r.count;
-    if (r.result.status != ItemStatus::kOk) {
-      progress_.failure("tandem: error: " + item_name(r) + ": " + r.result.message);
-    }
-    if (report_) report_->add_item(item_json(r));
-    const double secs = elapsed();
-    const double rate = secs > 0 ? static_cast<double>(finished_) / secs : 0;
-    const double eta = rate > 0 ? static_cast<double>(total_ - finished_) / rate : 0;
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "[%lld/%lld] %.3g matrices/s, ETA %s",
-                  static_cast<long long>(finished_), static_cast<long long>(total_), rate,
-                  format_duration(eta).c_str());
-    progress_.status(buf);
-  }
-  void on_skipped(const SvdSource& s, int64_t count) override {
-    progress_.event("skipped " + s.label + " (" + std::to_string(count) +
-                    " matrices): output is complete (--resume)");
-  }
-  void on_output(const SvdSource&, const std::string& path, bool complete) override {
-    ++outputs_;
-    if (!complete) progress_.failure("tandem: wrote " + path + " with failed matrices as NaN");
-    else if (!progress_.is_tty()) progress_.event("wrote " + path);
-  }
-  int outputs() const { return outputs_; }
-
- private:
-  double elapsed() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-  }
-  ProgressLine& progress_;
-  ReportWriter* report_;
-  std::mutex mu_;
-  int64_t total_ = 0, finished_ = 0;
-  int outputs_ = 0;
-  std::chrono::steady_clock::time_point t0_;
 };
 
 std::vector<int> parse_gpu_list(const std::string& text) {

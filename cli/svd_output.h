@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// How `tandem svd` and `tandem run` show SVD progress, failures and report records.
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/progress.h"
+#include "core/report.h"
+#include "svd/scheduler.h"
+
+namespace tandem::cli {
+
+/// "file: matrix i" (or the file alone for a whole-source failure).
+std::string item_name(const SvdItemRecord& r);
+
+/// One report record for a matrix (or a whole failed source).
+nlohmann::json item_json(const SvdItemRecord& r);
+
+/// Prints progress and failures, and streams the report (may be null). Thread-safe.
+class CliObserver : public SvdObserver {
+ public:
+  CliObserver(ProgressLine& progress, ReportWriter* report, std::string prefix = "");
+  void on_start(int64_t total) override { total_ = total; }
+  void on_item(const SvdItemRecord& r) override;
+  void on_skipped(const SvdSource& s, int64_t count) override;
+  void on_output(const SvdSource&, const std::string& path, bool complete) override;
+  int outputs() const { return outputs_; }
+
+ private:
+  ProgressLine& progress_;
+  ReportWriter* report_;
+  std::string prefix_;
+  std::mutex mu_;
+  int64_t total_ = 0, finished_ = 0;
+  int outputs_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+}  // namespace tandem::cli
