@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "jobs/map_plan.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/filesystem.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <set>
+
+#include "core/cores.h"
+#include "core/error.h"
+#include "jobs/joblog.h"
+#include "jobs/outputs.h"
+
+namespace tandem::jobs {
+
+namespace fs = boost::filesystem;
+
+namespace {
+
+// A subject as a directory name under --results: no '/', never "." or "..".
+std::string directory_name(const std::string& subject) {
+  std::string name = subject;
+  std::replace(name.begin(), name.end(), '/', '_');
+  if (name.empty() || name == "." || name == "..") name = "_" + name;
+  return name;
+}
+
+SubjectList load(const MapOptions& o) {
+  bool from_file = !o.subjects_file.empty();
+  if (from_file == !o.subject_args.empty()) {
+    throw UsageError("map: give the subjects with exactly one of --subjects FILE or --args");
+  }
+  return from_file ? load_subjects(o.subjects_file) : subjects_from_args(o.subject_args);
+}
+
+std::vector<std::pair<std::string, std::string>> thread_env(int threads) {
+  std::string k = std::to_string(threads);
+  return {{"OMP_NUM_THREADS", k},
+          {"OPENBLAS_NUM_THREADS", k},
+          {"MKL_NUM_THREADS", k},
+          {"ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", k}};
+}
+
+PoolOptions pool_options(const MapOptions& o) {
+  if (o.threads_per_job < 1) throw UsageError("--threads-per-job must be at least 1");
+  if (o.jobs < 0) throw UsageError("-j must be at least 1");
+  if (o.retries < 0) throw UsageError("--retries must not be negative");
+  PoolOptions p;
+  p.slots = o.jobs > 0 ? o.jobs : std::max(1, available_cores() / o.threads_per_job);
+  p.timeout = o.timeout;
+  p.retries = o.retries;
+  p.retry_delay = o.retry_delay;
+  p.grace = o.grace;
+  p.halt = o.halt;
+  p.mem_per_job = o.mem_per_job;
+  p.env = thread_env(o.threads_per_job);
+  p.cores_per_job = o.threads_per_job;
+  p.keep_failed = o.keep_failed;
+  return p;
+}
+
+}  // namespace
+
+MapPlan plan_map(const MapOptions& o) {
+  if (o.resume && o.joblog.empty()) throw UsageError("--resume needs --joblog FILE");
+  SubjectList subjects = load(o);
+  CommandTemplate command(o.command, o.shell, subjects.columns);
+  std::vector<Template> outputs;
+  for (const auto& t : o.outputs) {
+    outputs.emplace_back(t, subjects.columns, "--output");
+    if (outputs.back().uses_slot()) throw UsageError("--output: {%} is unknown before a job runs");
+  }
+  JobLogHistory history;
+  if (o.resume) history = read_joblog(o.joblog);
+  MapPlan plan{
+      {},      {}, {}, subjects, command, pool_options(o), o.results_dir.empty(), o.results_dir,
+      o.joblog};
+  std::set<std::string> dir_names;
+  for (std::size_t i = 0; i < subjects.rows.size(); ++i) {
+    const auto& row = subjects.rows[i];
+    JobSpec job;
+    job.name = row[0];
+    job.seq = i + 1;
+    for (const auto& t : outputs) job.outputs.push_back(t.render(row, job.seq, 0, false));
+    if (!o.results_dir.empty()) {
+      std::string dir = directory_name(job.name);
+      if (!dir_names.insert(dir).second) dir += "-" + std::to_string(job.seq);
+      job.stdout_path = (fs::path(o.results_dir) / dir / "stdout").string();
+      job.stderr_path = (fs::path(o.results_dir) / dir / "stderr").string();
+    }
+    // Declared outputs decide "done" when there are any; otherwise the joblog does.
+    std::string reason;
+    if (all_outputs_exist(job.outputs)) {
+      reason = "outputs exist";
+    } else if (job.outputs.empty() && o.resume &&
+               history.succeeded.count(command.display(row, job.seq, 1)) > 0) {
+      reason = "succeeded in " + o.joblog;
+    }
+    if (!reason.empty()) {
+      JobResult r;
+      r.name = job.name;
+      r.seq = job.seq;
+      r.command = command.display(row, job.seq, 1);
+      r.outcome = Outcome::kSkipped;
+      r.message = reason;
+      r.outputs = job.outputs;
+      plan.skipped.push_back(std::move(r));
+      continue;
+    }
+    plan.jobs.push_back(std::move(job));
+    plan.rows.push_back(i);
+  }
+  return plan;
+}
+
+std::vector<std::string> dry_run_commands(const MapPlan& plan) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
+    int slot = static_cast<int>(i % static_cast<std::size_t>(plan.pool.slots)) + 1;
+    out.push_back(plan.command.display(plan.subjects.rows[plan.rows[i]], plan.jobs[i].seq, slot));
+  }
+  return out;
+}
+
+namespace {
+
+std::string make_temporary_log_dir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/tandem-map-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw_system_error("cannot create a log directory", pattern, errno);
+  }
+  return pattern;
+}
+
+void prepare_logs(MapPlan& plan, std::string& temp_dir) {
+  if (plan.temporary_logs) {
+    // Output is captured in memory; only failed jobs' logs are written, here.
+    temp_dir = make_temporary_log_dir();
+    plan.pool.failure_log_dir = temp_dir;
+    return;
+  }
+  for (const auto& job : plan.jobs) {
+    boost::system::error_code ec;
+    auto dir = fs::path(job.stdout_path).parent_path();
+    fs::create_directories(dir, ec);
+    if (ec) throw_system_error("cannot create", dir.string(), ec.value());
+  }
+}
+
+}  // namespace
+
+MapResult run_map(MapPlan& plan, PoolObserver* observer) {
+  auto begin = std::chrono::steady_clock::now();
+  std::string temp_dir;
+  prepare_logs(plan, temp_dir);
+  std::unique_ptr<JobLog> joblog;
+  if (!plan.joblog.empty()) joblog = std::make_unique<JobLog>(plan.joblog);
+  std::vector<std::size_t> row_of_seq(plan.subjects.rows.size() + 1, 0);
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i) row_of_seq[plan.jobs[i].seq] = plan.rows[i];
+  CommandFactory factory = [&](const JobSpec& job, int slot) {
+    const auto& row = plan.subjects.rows[row_of_seq[job.seq]];
+    return JobCommand{plan.command.argv(row, job.seq, slot),
+                      plan.command.display(row, job.seq, slot)};
+  };
+  Pool pool(plan.pool, joblog.get());
+  MapResult out;
+  std::vector<JobResult> ran = pool.run(plan.jobs, factory, observer);
+  out.interrupted = pool.interrupted();
+  out.halted = pool.halted();
+  // The temporary directory stays only when it holds a failed job's logs.
+  if (plan.temporary_logs && ::rmdir(temp_dir.c_str()) != 0) out.kept_log_dir = temp_dir;
+  out.results = std::move(ran);
+  out.results.insert(out.results.end(), plan.skipped.begin(), plan.skipped.end());
+  std::sort(out.results.begin(), out.results.end(),
+            [](const JobResult& a, const JobResult& b) { return a.seq < b.seq; });
+  out.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  return out;
+}
+
+}  // namespace tandem::jobs

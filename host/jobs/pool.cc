@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "jobs/pool.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "core/core_budget.h"
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "jobs/joblog.h"
+#include "jobs/outputs.h"
+#include "jobs/process_posix.h"
+#include "jobs/resources.h"
+
+namespace tandem::jobs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The longest sleep of the wait loop: bounds how late SIGINT/SIGTERM/SIGHUP is noticed when it
+// arrives just before the sleep or is handled by another thread (neither wakes the poll).
+constexpr double kMaxWait = 0.2;
+constexpr double kMaxRetryDelay = 60;
+// How often a job waiting for cores from a shared budget checks whether it got them.
+constexpr double kBudgetPoll = 0.01;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+Clock::time_point after(Clock::time_point t, double seconds) {
+  return t + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+double epoch_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// One attempt in flight. pid is also the process group id.
+struct Attempt {
+  std::size_t job = 0;
+  pid_t pid = -1;
+  int slot = 0;
+  Clock::time_point start;
+  double start_epoch = 0;
+  Clock::time_point deadline = Clock::time_point::max();
+  Clock::time_point kill_at = Clock::time_point::max();
+  bool terminating = false;
+  bool killed = false;
+  bool timed_out = false;
+  bool stopped = false;
+  std::uint64_t oom_before = 0;
+  // Cores held from PoolOptions::budget, given back when the process ends.
+  int cores = 0;
+  // In-memory stdout/stderr when the job has no log files; shared so Attempt stays copyable.
+  std::shared_ptr<MemoryFile> out;
+  std::shared_ptr<MemoryFile> err;
+};
+
+// A finished job's group that still has members (a background grandchild).
+struct Leftover {
+  pid_t pgid;
+  Clock::time_point kill_at;
+  bool killed = false;
+};
+
+// The state of one Pool::run call.
+class PoolRun {
+ public:
+  PoolRun(const PoolOptions& options, JobLog* joblog, const std::vector<JobSpec>& jobs,
+          const CommandFactory& command, PoolObserver* observer)
+      : options_(options),
+        joblog_(joblog),
+        jobs_(jobs),
+        command_(command),
+        observer_(observer ? observer : &null_observer_),
+        gate_(options.mem_per_job),
+        slot_busy_(static_cast<std::size_t>(std::max(1, options.slots)) + 1, false) {
+    results_.resize(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      results_[i].name = jobs[i].name;
+      results_[i].seq = jobs[i].seq;
+      results_[i].outputs = jobs[i].outputs;
+      results_[i].stdout_path = jobs[i].stdout_path;
+      results_[i].stderr_path = jobs[i].stderr_path;
+      ready_.push_back(i);
+    }
+  }
+
+  // Reached with jobs still running only when an exception (the joblog could not be written)
+  // leaves run(): even then nothing may outlive tandem.
+  ~PoolRun() {
+    for (const auto& [pid, a] : running_) signal_group(pid, SIGKILL);
+    for (const auto& l : leftovers_) signal_group(l.pgid, SIGKILL);
+    for (const auto& [pid, a] : running_) {
+      ::waitpid(pid, nullptr, 0);
+      release_cores(a);
+    }
+    cancel_ticket();
+  }
+  PoolRun(const PoolRun&) = delete;
+  PoolRun& operator=(const PoolRun&) = delete;
+
+  std::vector<JobResult> run() {
+    begin_ = Clock::now();
+    while (true) {
+      reap();
+      auto now = Clock::now();
+      if (!stopping_ && tandem::interrupted()) stop(tandem::interrupt_signal(), "interrupted");
+      enforce_deadlines(now);
+      if (!stopping_) launch(now);
+      if (stopping_) cancel_ticket();
+      report_progress(now, false);
+      if (running_.empty() && leftovers_.empty() && (stopping_ || nothing_pending())) break;
+      signals_.wait(next_wait(Clock::now()));
+    }
+    end_adopted_children();
+    report_progress(Clock::now(), true);
+    return std::move(results_);
+  }
+
+  bool interrupted() const { return interrupted_; }
+  bool halted() const { return halted_; }
+
+ private:
+  bool nothing_pending() const { return ready_.empty() && retries_.empty(); }
+
+  void launch(Clock::time_point now) {
+    while (!retries_.empty() && retries_.begin()->first <= now) {
+      ready_.push_front(retries_.begin()->second);
+      retries_.erase(retries_.begin());
+    }
+    // One reading of the OOM counter serves every job started in this pass.
+    std::uint64_t oom_count = 0;
+    bool oom_read = false;
+    while (!ready_.empty() && static_cast<int>(running_.size()) < options_.slots &&
+           gate_.may_start(static_cast<int>(running_.size()), now) && take_cores()) {
+      std::size_t job = ready_.front();
+      ready_.pop_front();
+      if (!oom_read) oom_count = oom_kill_count();
+      oom_read = true;
+      start(job, now, oom_count);
+    }
+  }
+
+  // With a shared budget, the next job waits in its queue; true once its cores are held.
+  bool take_cores() {
+    if (options_.budget == nullptr) return true;
+    if (!ticket_) ticket_ = options_.budget->request(options_.cores_per_job);
+    if (!options_.budget->ready(*ticket_)) return false;
+    ticket_.reset();
+    held_ = options_.budget->clamp(options_.cores_per_job);
+    return true;
+  }
+
+  void release_cores(const Attempt& a) {
+    if (options_.budget != nullptr && a.cores > 0) options_.budget->release(a.cores);
+  }
+
+  void cancel_ticket() {
+    if (options_.budget != nullptr && ticket_) options_.budget->cancel(*ticket_);
+    ticket_.reset();
+  }
+
+  int free_slot() {
+    for (std::size_t s = 1; s < slot_busy_.size(); ++s) {
+      if (!slot_busy_[s]) return static_cast<int>(s);
+    }
+    return 1;
+  }
+
+  void start(std::size_t job, Clock::time_point now, std::uint64_t oom_count) {
+    JobResult& result = results_[job];
+    Attempt a;
+    a.job = job;
+    a.slot = free_slot();
+    a.start = now;
+    a.start_epoch = epoch_now();
+    JobCommand cmd = command_(jobs_[job], a.slot);
+    result.command = cmd.display;
+    if (result.attempts++ == 0) result.start_time = a.start_epoch;
+    a.oom_before = oom_count;
+    a.cores = std::exchange(held_, 0);
+    ProcessSpec spec{cmd.argv, options_.env, jobs_[job].stdout_path, jobs_[job].stderr_path};
+    StartedProcess p;
+    try {
+      if (jobs_[job].stdout_path.empty() && jobs_[job].stderr_path.empty()) {
+        a.out = std::make_shared<MemoryFile>();
+        a.err = std::make_shared<MemoryFile>();
+        spec.stdout_fd = a.out->fd();
+        spec.stderr_fd = a.err->fd();
+      }
+      p = start_process(spec);
+    } catch (const std::exception& e) {
+      // Out of descriptors or memory: this attempt fails, the run goes on.
+      a.out.reset();
+      a.err.reset();
+      p.error = EMFILE;
+      p.message = e.what();
+    }
+    observer_->job_started(result, a.slot);
+    if (p.pid < 0) {
+      release_cores(a);
+      // Never ran: a shell would have said 127 (not found) or 126 (cannot execute).
+      bool missing = p.error == ENOENT;
+      finish(a, missing ? Outcome::kNotFound : Outcome::kExit, missing ? 127 : 126, 0, 0, p.message,
+             now);
+      return;
+    }
+    a.pid = p.pid;
+    if (options_.timeout > 0) a.deadline = after(now, options_.timeout);
+    gate_.started(now);
+    slot_busy_[static_cast<std::size_t>(a.slot)] = true;
+    running_.emplace(a.pid, a);
+  }
+
+  void reap() {
+    ReapedChild c;
+    while (reap_one(c)) {
+      auto it = running_.find(c.pid);
+      // Not a job's leader: a descendant adopted through the subreaper, now reaped.
+      if (it == running_.end()) continue;
+      Attempt a = it->second;
+      running_.erase(it);
+      slot_busy_[static_cast<std::size_t>(a.slot)] = false;
+      release_cores(a);
+      auto now = Clock::now();
+      if (group_alive(a.pid)) {
+        // Members outlive the leader: end them too, from now or from the earlier TERM.
+        if (!a.terminating) signal_group(a.pid, SIGTERM);
+        leftovers_.push_back({a.pid, a.terminating ? a.kill_at : after(now, options_.grace)});
+      }
+      classify(a, c, now);
+    }
+  }
+
+  void classify(const Attempt& a, const ReapedChild& c, Clock::time_point now) {
+    int code = WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+    int sig = WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0;
+    JobResult& result = results_[a.job];
+    result.peak_rss_bytes = std::max(result.peak_rss_bytes, c.peak_rss_bytes);
+    Outcome outcome = Outcome::kOk;
+    std::string message;
+    if (a.stopped) {
+      outcome = Outcome::kInterrupted;
+      message = halted_ ? "ended by --halt now" : "ended by an interrupt";
+    } else if (a.timed_out) {
+      outcome = Outcome::kTimeout;
+      char limit[32];
+      std::snprintf(limit, sizeof limit, "%gs", options_.timeout);
+      message = std::string("ran past --timeout ") + limit;
+    } else if (sig != 0) {
+      bool oom = sig == SIGKILL && oom_kill_count() > a.oom_before;
+      outcome = oom ? Outcome::kOom : Outcome::kSignal;
+      message = oom ? "killed by the OOM killer"
+                    : "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+    } else if (code == 127) {
+      outcome = Outcome::kNotFound;
+      message = "command not found (exit 127)";
+    } else if (code != 0) {
+      outcome = Outcome::kExit;
+      message = "exit " + std::to_string(code);
+    } else if (auto missing = missing_outputs(jobs_[a.job].outputs); !missing.empty()) {
+      outcome = Outcome::kMissingOutput;
+      message = "exited 0 but did not create " + missing.front();
+    }
+    finish(a, outcome, code, sig, seconds_between(a.start, now), message, now);
+  }
+
+  void finish(const Attempt& a, Outcome outcome, int code, int sig, double runtime,
+              const std::string& message, Clock::time_point now) {
+    JobResult& result = results_[a.job];
+    result.outcome = outcome;
+    result.exit_code = code;
+    result.signal = sig;
+    result.duration += runtime;
+    result.message = message;
+    if (joblog_ != nullptr) {
+      // GNU parallel writes Exitval -1 for a timeout and 0 (with the signal) when killed. A job
+      // that exited 0 but still failed (interrupted, missing output) is logged with -1 as well,
+      // so that --resume never reads it as done.
+      bool failed_quietly = is_failure(outcome) && code <= 0 && sig == 0;
+      int logged = a.timed_out || failed_quietly ? -1 : std::max(code, 0);
+      joblog_->append({result.seq, a.start_epoch, runtime, logged, sig, result.command});
+    }
+    bool retryable = is_failure(outcome) && outcome != Outcome::kNotFound &&
+                     outcome != Outcome::kInterrupted && result.attempts <= options_.retries &&
+                     !stopping_ && !halt_soon_;
+    if (a.out) collect_output(a, result, is_failure(outcome), !retryable);
+    if (!is_failure(outcome)) {
+      ++done_;
+      observer_->job_finished(result);
+      return;
+    }
+    discard_outputs(jobs_[a.job].outputs, options_.keep_failed && !retryable);
+    if (retryable) {
+      double delay =
+          std::min(kMaxRetryDelay, options_.retry_delay * std::pow(2.0, result.attempts - 1));
+      retries_.emplace(after(now, delay), a.job);
+      observer_->job_retrying(result, delay);
+      return;
+    }
+    ++done_;
+    ++failed_;
+    observer_->job_finished(result);
+    check_halt();
+  }
+
+  // Hands captured output to the observer (final attempts) and saves a failure's to files.
+  void collect_output(const Attempt& a, JobResult& result, bool failed, bool final_attempt) {
+    std::string out = a.out->contents();
+    std::string err = a.err->contents();
+    if (failed && !options_.failure_log_dir.empty()) {
+      std::string base = options_.failure_log_dir + "/" + std::to_string(result.seq);
+      result.stdout_path = base + ".out";
+      result.stderr_path = base + ".err";
+      std::ofstream(result.stdout_path, std::ios::binary) << out;
+      std::ofstream(result.stderr_path, std::ios::binary) << err;
+    }
+    if (final_attempt) observer_->job_output(result, out, err);
+  }
+
+  void check_halt() {
+    const HaltPolicy& h = options_.halt;
+    if (h.mode == HaltMode::kNever || failed_ < static_cast<std::size_t>(h.failures)) return;
+    if (halt_soon_ || stopping_) return;
+    halt_soon_ = true;
+    halted_ = true;
+    if (h.mode == HaltMode::kNow) {
+      stop(SIGTERM, "--halt now: " + std::to_string(failed_) + " failed");
+    } else {
+      observer_->stopping("--halt soon: " + std::to_string(failed_) +
+                          " failed, waiting for the running jobs");
+      ready_.clear();
+      retries_.clear();
+    }
+  }
+
+  // Stops launching and sends `sig` to every running group; SIGKILL follows after the grace.
+  void stop(int sig, const std::string& reason) {
+    stopping_ = true;
+    interrupted_ = !halted_;
+    observer_->stopping(reason);
+    auto now = Clock::now();
+    for (auto& [pid, a] : running_) {
+      signal_group(pid, sig);
+      a.stopped = true;
+      if (!a.terminating) a.kill_at = after(now, options_.grace);
+      a.terminating = true;
+    }
+  }
+
+  void enforce_deadlines(Clock::time_point now) {
+    for (auto& [pid, a] : running_) {
+      if (!a.terminating && now >= a.deadline) {
+        signal_group(pid, SIGTERM);
+        a.terminating = true;
+        a.timed_out = true;
+        a.kill_at = after(now, options_.grace);
+      } else if (a.terminating && !a.killed && now >= a.kill_at) {
+        signal_group(pid, SIGKILL);
+        a.killed = true;
+      }
+    }
+    for (auto it = leftovers_.begin(); it != leftovers_.end();) {
+      if (!group_alive(it->pgid)) {
+        it = leftovers_.erase(it);
+        continue;
+      }
+      if (!it->killed && now >= it->kill_at) {
+        signal_group(it->pgid, SIGKILL);
+        it->killed = true;
+      }
+      ++it;
+    }
+  }
+
+  double next_wait(Clock::time_point now) const {
+    Clock::time_point next = after(now, kMaxWait);
+    for (const auto& [pid, a] : running_) {
+      next = std::min(next, a.terminating ? (a.killed ? next : a.kill_at) : a.deadline);
+    }
+    for (const auto& l : leftovers_) {
+      if (!l.killed) next = std::min(next, l.kill_at);
+    }
+    if (!retries_.empty()) next = std::min(next, retries_.begin()->first);
+    // A queued budget request is granted by other threads without waking this one: poll it.
+    if (ticket_) next = std::min(next, after(now, kBudgetPoll));
+    return std::max(0.0, seconds_between(now, next));
+  }
+
+  // Descendants that left their job's group (setsid) were re-parented to us through the
+  // subreaper; nothing may outlive the run, so they are ended like a group.
+  void end_adopted_children() {
+    if (!options_.subreaper) return;
+    auto now = Clock::now();
+    auto kill_at = after(now, options_.grace);
+    // Past this, whatever is left cannot be killed (uninterruptible sleep): give up on it.
+    auto give_up = after(kill_at, 2.0);
+    bool termed = false;
+    while (true) {
+      ReapedChild c;
+      while (reap_one(c)) {
+      }
+      auto children = child_processes();
+      now = Clock::now();
+      if (children.empty() || now >= give_up) return;
+      bool kill_now = now >= kill_at;
+      if (kill_now || !termed) {
+        // Adoptees that called setsid lead their own group: end the group with them.
+        for (pid_t pid : children) {
+          ::kill(pid, kill_now ? SIGKILL : SIGTERM);
+          signal_group(pid, kill_now ? SIGKILL : SIGTERM);
+        }
+        termed = true;
+      }
+      signals_.wait(0.05);
+    }
+  }
+
+  void report_progress(Clock::time_point now, bool force) {
+    if (!force && now - last_progress_ < std::chrono::milliseconds(500) && done_ == last_done_ &&
+        running_.size() == last_running_) {
+      return;
+    }
+    last_progress_ = now;
+    last_done_ = done_;
+    last_running_ = running_.size();
+    observer_->progress(
+        {jobs_.size(), done_, failed_, running_.size(), seconds_between(begin_, now)});
+  }
+
+  const PoolOptions& options_;
+  JobLog* joblog_;
+  const std::vector<JobSpec>& jobs_;
+  const CommandFactory& command_;
+  PoolObserver null_observer_;
+  PoolObserver* observer_;
+  MemoryGate gate_;
+  ChildSignalScope signals_;
+  std::vector<bool> slot_busy_;
+  std::vector<JobResult> results_;
+  std::deque<std::size_t> ready_;
+  std::multimap<Clock::time_point, std::size_t> retries_;
+  std::map<pid_t, Attempt> running_;
+  std::vector<Leftover> leftovers_;
+  std::optional<CoreBudget::Ticket> ticket_;
+  int held_ = 0;
+  Clock::time_point begin_;
+  Clock::time_point last_progress_;
+  std::size_t done_ = 0;
+  std::size_t failed_ = 0;
+  std::size_t last_done_ = 0;
+  std::size_t last_running_ = 0;
+  bool stopping_ = false;
+  bool halt_soon_ = false;
+  bool interrupted_ = false;
+  bool halted_ = false;
+};
+
+}  // namespace
+
+const char* outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kOk:
+      return "ok";
+    case Outcome::kExit:
+      return "exit";
+    case Outcome::kSignal:
+      return "signal";
+    case Outcome::kTimeout:
+      return "timeout";
+    case Outcome::kOom:
+      return "oom";
+    case Outcome::kNotFound:
+      return "not_found";
+    case Outcome::kMissingOutput:
+      return "missing_output";
+    case Outcome::kInterrupted:
+      return "interrupted";
+    case Outcome::kSkipped:
+      return "skipped";
+    case Outcome::kNotStarted:
+      return "not_started";
+  }
+  return "unknown";
+}
+
+bool is_failure(Outcome outcome) { return outcome != Outcome::kOk && outcome != Outcome::kSkipped; }
+
+HaltPolicy parse_halt(const std::string& text) {
+  HaltPolicy policy;
+  if (text == "never") return policy;
+  auto comma = text.find(',');
+  std::string when = text.substr(0, comma);
+  std::string rest = comma == std::string::npos ? "fail=1" : text.substr(comma + 1);
+  if ((when == "soon" || when == "now") && rest.rfind("fail=", 0) == 0) {
+    try {
+      std::size_t used = 0;
+      int k = std::stoi(rest.substr(5), &used);
+      if (k >= 1 && used == rest.size() - 5) {
+        policy.mode = when == "soon" ? HaltMode::kSoon : HaltMode::kNow;
+        policy.failures = k;
+        return policy;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  throw UsageError("--halt: '" + text + "' is not never, soon,fail=K or now,fail=K");
+}
+
+Pool::Pool(PoolOptions options, JobLog* joblog) : options_(std::move(options)), joblog_(joblog) {
+  TANDEM_EXPECTS(options_.slots >= 1, "the pool needs at least one slot");
+}
+
+std::vector<JobResult> Pool::run(const std::vector<JobSpec>& jobs, const CommandFactory& command,
+                                 PoolObserver* observer) {
+  bool was_subreaper = options_.subreaper && set_subreaper(true);
+  std::vector<JobResult> results;
+  {
+    PoolRun run(options_, joblog_, jobs, command, observer);
+    results = run.run();
+    interrupted_ = run.interrupted();
+    halted_ = run.halted();
+  }
+  if (options_.subreaper && !was_subreaper) set_subreaper(false);
+  return results;
+}
+
+}  // namespace tandem::jobs

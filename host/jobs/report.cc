@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "jobs/report.h"
+
+#include <boost/filesystem.hpp>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <map>
+
+#include "core/atomic_file.h"
+
+namespace tandem::jobs {
+
+namespace {
+
+std::string iso_time(double epoch) {
+  if (epoch <= 0) return "";
+  std::time_t seconds = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[40];
+  int millis = static_cast<int>((epoch - static_cast<double>(seconds)) * 1000);
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", millis);
+  return buf;
+}
+
+nlohmann::json subject_record(const JobResult& r) {
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const auto& p : r.outputs) {
+    boost::system::error_code ec;
+    outputs.push_back({{"path", p}, {"exists", boost::filesystem::exists(p, ec)}});
+  }
+  nlohmann::json rec = {{"subject", r.name},
+                        {"seq", r.seq},
+                        {"command", r.command},
+                        {"attempts", r.attempts},
+                        {"start", iso_time(r.start_time)},
+                        {"duration_s", r.duration},
+                        {"outcome", outcome_name(r.outcome)},
+                        {"peak_rss_bytes", r.peak_rss_bytes},
+                        {"message", r.message},
+                        {"outputs", outputs}};
+  rec["exit_code"] = r.exit_code >= 0 ? nlohmann::json(r.exit_code) : nlohmann::json(nullptr);
+  rec["signal"] = r.signal > 0 ? nlohmann::json(r.signal) : nlohmann::json(nullptr);
+  rec["stdout"] = r.stdout_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.stdout_path);
+  rec["stderr"] = r.stderr_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.stderr_path);
+  return rec;
+}
+
+}  // namespace
+
+nlohmann::json map_report(const MapResult& result, int exit_code) {
+  std::map<std::string, int> counts;
+  nlohmann::json subjects = nlohmann::json::array();
+  std::size_t failed = 0;
+  for (const auto& r : result.results) {
+    ++counts[outcome_name(r.outcome)];
+    if (is_failure(r.outcome)) ++failed;
+    subjects.push_back(subject_record(r));
+  }
+  nlohmann::json summary = {{"subjects", result.results.size()},
+                            {"failed", failed},
+                            {"outcomes", counts},
+                            {"wall_s", result.wall_seconds},
+                            {"interrupted", result.interrupted},
+                            {"halted", result.halted},
+                            {"exit_code", exit_code}};
+  return {{"command", "map"}, {"summary", summary}, {"subjects", subjects}};
+}
+
+void write_map_report(const std::string& path, const MapResult& result, int exit_code) {
+  write_file_atomic(path, map_report(result, exit_code).dump(2) + "\n");
+}
+
+std::vector<std::string> tail_lines(const std::string& path, std::size_t lines) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(line);
+    if (last.size() > lines) last.pop_front();
+  }
+  return {last.begin(), last.end()};
+}
+
+int map_exit_code(const MapResult& result) {
+  if (result.interrupted) return 130;
+  for (const auto& r : result.results) {
+    if (is_failure(r.outcome)) return 1;
+  }
+  return 0;
+}
+
+}  // namespace tandem::jobs
