@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// `tandem run PLAN.toml`: the SVD half and the subject jobs at once, under one core budget.
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "core/progress.h"
+#include "core/report.h"
+#include "jobs/report.h"
+#include "map_output.h"
+#include "run/runner.h"
+#include "svd_output.h"
+
+namespace tandem::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string plan;
+  std::vector<std::string> set;
+  int cores = 0;
+  bool resume = false, quiet = false;
+  std::string report;
+};
+
+std::string self_exe() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw Error("cannot find the tandem binary (/proc/self/exe)");
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+void print_outcome(ProgressLine& line, const run::RunOutcome& o) {
+  line.finish();
+  std::printf("run: core budget %d\n", o.cores);
+  if (o.has_svd) {
+    if (!o.svd_error.empty()) {
+      line.failure("svd: could not run: " + o.svd_error);
+    } else {
+      std::printf("svd: %lld matrices: %lld done, %lld failed, %lld skipped in %.2f s on %s\n",
+                  static_cast<long long>(o.svd.total + o.svd.skipped),
+                  static_cast<long long>(o.svd.done), static_cast<long long>(o.svd.failed),
+                  static_cast<long long>(o.svd.skipped), o.svd.seconds, o.svd_backend.c_str());
+    }
+  }
+  for (std::size_t i = 0; i < o.job_runs.size(); ++i) {
+    print_map_summary(line, o.job_names[i], o.job_runs[i], false);
+  }
+  std::printf("wall time %.2f s\n", o.wall_seconds);
+}
+
+int run_run(const RunArgs& a) {
+  run::Plan plan = run::parse_plan(a.plan, a.set);
+  ProgressLine line(stderr, !a.quiet);
+  std::unique_ptr<ReportWriter> report;
+  if (!a.report.empty()) {
+    report = std::make_unique<ReportWriter>(a.report, nlohmann::json{{"command", "run"}, {"plan", a.plan}});
+  }
+  install_interrupt_handlers();
+  CliObserver svd_observer(line, report.get(), "svd ");
+  MapPrinter job_printer(line, 0);
+  run::RunSettings settings{a.cores, a.resume, self_exe()};
+  run::RunOutcome o = run::run_plan(plan, settings, svd_observer, &job_printer);
+  if (!o.svd_note.empty()) line.event("tandem: " + o.svd_note);
+  print_outcome(line, o);
+  const int code = o.interrupted ? kExitInterrupted : (o.any_failed() ? kExitItemFailed : kExitOk);
+  if (report) {
+    nlohmann::json halves = nlohmann::json::object();
+    for (std::size_t i = 0; i < o.job_runs.size(); ++i) {
+      halves[o.job_names[i]] = jobs::map_report(o.job_runs[i], code);
+    }
+    report->finish({{"cores", o.cores},
+                    {"wall_seconds", o.wall_seconds},
+                    {"svd", {{"backend", o.svd_backend}, {"done", o.svd.done}, {"failed", o.svd.failed},
+                             {"skipped", o.svd.skipped}, {"seconds", o.svd.seconds},
+                             {"error", o.svd_error}}},
+                    {"jobs", halves},
+                    {"exit_code", code}});
+  }
+  if (o.interrupted) std::fprintf(stderr, "tandem: interrupted; run again with --resume\n");
+  return code;
+}
+
+std::function<int()> setup_run(CLI::App& sub) {
+  auto a = std::make_shared<RunArgs>();
+  sub.add_option("plan", a->plan, "PLAN.toml with [svd], [jobs] and/or [smooth] tables")->required();
+  sub.add_option("--set", a->set, "Override a plan value, e.g. --set jobs.jobs=4 (repeatable)");
+  sub.add_option("--cores", a->cores, "Core budget for SVD workers and jobs together (default: usable cores)")
+      ->check(CLI::PositiveNumber);
+  sub.add_flag("--resume", a->resume, "Skip complete SVD outputs and finished jobs");
+  sub.add_option("--report", a->report, "One JSON report for both halves");
+  sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
+  return [a] { return run_run(*a); };
+}
+
+}  // namespace
+
+TANDEM_REGISTER_COMMAND(50, "run", "Run a plan: SVD on the GPU (or CPU) and subject jobs at once, under one core budget", setup_run);
+
+}  // namespace tandem::cli

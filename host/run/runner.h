@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "jobs/map_plan.h"
+#include "run/plan.h"
+#include "svd/scheduler.h"
+
+namespace tandem::run {
+
+struct RunSettings {
+  int cores = 0;          ///< the core budget; 0 = the cores this process may use
+  bool resume = false;    ///< resume both halves (complete SVD outputs, done jobs)
+  std::string self_exe;   ///< the tandem binary, run once per subject for [smooth]
+};
+
+/// How a run went, half by half.
+struct RunOutcome {
+  int cores = 0;
+  bool has_svd = false;
+  std::string svd_backend;
+  std::string svd_note;       ///< why the GPU is not used, when it is not
+  SvdRunStats svd;
+  std::string svd_error;      ///< the SVD half could not run at all (its other items are lost)
+  std::vector<std::string> job_names;      ///< "smooth", "jobs": one per job half that ran
+  std::vector<jobs::MapResult> job_runs;
+  double jobs_seconds = 0;
+  double wall_seconds = 0;
+  bool interrupted = false;
+  bool any_failed() const;
+};
+
+/// Runs a plan: the SVD half on its own thread (on the GPU when one is usable, else CPU workers
+/// that each hold a core of the budget while they compute) and the subject jobs ([smooth], then
+/// [jobs]) on the calling thread, each job holding threads_per_job cores of the same budget.
+/// Every usage error (bad placeholder, unreadable subject list) is thrown before anything
+/// starts. A failure in one half never stops the other; SIGINT stops both.
+RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& svd_observer,
+                    jobs::PoolObserver* job_observer);
+
+/// The MapOptions of a [jobs] table, or of the built-in smoothing job of a [smooth] table.
+jobs::MapOptions jobs_options(const JobsPlan& jobs, bool resume);
+jobs::MapOptions smooth_options(const SmoothPlan& smooth, const std::string& self_exe, bool resume);
+
+}  // namespace tandem::run
