@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <nifti2_io.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <nifti2_io.h>
 
 #include "smooth/volume_shape.h"
 
@@ -19,9 +19,11 @@ namespace tandem {
 /// Volumes are decoded to float32 on demand, so a series is never held twice as float. Move-only.
 class NiftiImage {
  public:
-  /// Reads and validates `path`; gzip is inflated with ISA-L when available. Throws InputError
-  /// (file, "", reason) for a file that is not NIfTI, truncated, 2-D, 5-D or more, or of an
-  /// unsupported datatype (complex, RGB).
+  /// Reads and validates `path`'s header; gzip is inflated with ISA-L when available, the voxel
+  /// data in a background thread while callers already decode the first volumes. Throws
+  /// InputError (file, "", reason) for a file that is not NIfTI, truncated, 2-D, 5-D or more, or
+  /// of an unsupported datatype (complex, RGB); truncation past the header surfaces from
+  /// read_volume() / wait_complete().
   static NiftiImage read(const std::string& path);
 
   NiftiImage(NiftiImage&&) noexcept;
@@ -48,41 +50,28 @@ class NiftiImage {
   /// The 3x3 part of that affine, row-major.
   std::array<double, 9> affine3() const;
 
+  /// True while a background thread may still be inflating the voxel data (.nii.gz input): that
+  /// thread takes one core of the caller's budget.
+  bool inflating() const;
+  /// Blocks until every voxel byte is inflated; throws InputError if the file is truncated.
+  void wait_complete() const;
+
   /// Decodes volume `t` into `out` (shape().voxels() floats) as nibabel's scaled data in float32:
   /// raw·scl_slope + scl_inter when the slope is finite and non-zero. Non-finite values become 0
   /// and are counted in the return value.
   std::size_t read_volume(std::int64_t t, float* out) const;
 
  private:
-  NiftiImage() = default;
+  struct Stream;
+  NiftiImage();
+  void validate() const;
   std::string path_;
   nifti_image* nim_ = nullptr;
-  std::vector<std::uint8_t> bytes_;  // whole (inflated) file
+  std::unique_ptr<Stream> stream_;  // the bytes; .nii.gz keep inflating in the background
   std::size_t data_offset_ = 0;
   int version_ = 1;
   std::vector<std::uint8_t> raw_header_;
 };
-
-/// How write_nifti_like() stores voxels.
-struct NiftiWriteOptions {
-  /// NIfTI datatype code of the output: NIFTI_TYPE_FLOAT32, or the input's (values rounded to
-  /// nearest, ties to even, and clipped to the type's range).
-  int datatype = NIFTI_TYPE_FLOAT32;
-  /// zlib-scale gzip level 0..9 for .nii.gz outputs.
-  int compression_level = 1;
-  /// Threads compressing gzip members in parallel.
-  int threads = 1;
-  /// Text for the header's descrip field (cut to 79 characters).
-  std::string descrip;
-};
-
-/// Writes `data` (float32, `like`'s grid and volume count, x fastest) to `path` (.nii or .nii.gz)
-/// in this machine's byte order with a copy of `like`'s header (every field as stored, extensions
-/// too) except: datatype/bitpix, scl_slope = scl_inter = 0, glmax = glmin = 0, cal_min/cal_max =
-/// the data range, descrip and vox_offset. Written to a temporary name in the same directory and
-/// renamed, so `path` is either absent or complete.
-void write_nifti_like(const NiftiImage& like, const std::string& path, const float* data,
-                      const NiftiWriteOptions& options);
 
 /// True when `path` ends in ".gz".
 bool has_gz_suffix(const std::string& path);

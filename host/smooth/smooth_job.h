@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "io/nifti_image.h"
+#include "smooth/nifti_stream_writer.h"
+#include "smooth/separable_filter.h"
+#include "smooth/smoothness.h"
+
+namespace tandem {
+
+/// What `tandem smooth` does to one image.
+struct SmoothOptions {
+  std::array<double, 3> fwhm_mm{};  ///< FWHM per axis in mm (0 skips the axis)
+  double to_fwhm_mm = 0;            ///< > 0: blur until the classic estimate reaches this instead
+  EdgeMode edges = EdgeMode::kReflect;
+  std::string mask_path;       ///< empty: no mask
+  bool keep_datatype = false;  ///< write the input's datatype instead of float32
+  int compression_level = 1;   ///< zlib-scale gzip level for .nii.gz outputs
+  int threads = 1;             ///< worker threads (volumes in parallel, gzip members)
+};
+
+/// What happened to one image; filled in as far as the work got.
+struct SmoothReport {
+  std::string input;
+  std::string output;
+  VolumeShape shape;
+  std::int64_t volumes = 0;
+  std::array<double, 3> voxel_mm{};      ///< affine column norms
+  std::array<double, 3> sigma_voxels{};  ///< σ used per axis (last blur step for --to-fwhm)
+  std::size_t nonfinite = 0;             ///< NaN/±Inf input values replaced by 0
+  /// --to-fwhm: the estimate before each blur step and after the last one.
+  std::vector<SmoothnessEstimate> estimates;
+  /// --to-fwhm: the isotropic FWHM (mm) of each blur step.
+  std::vector<double> blur_steps_mm;
+  double read_seconds = 0, filter_seconds = 0, write_seconds = 0;
+};
+
+/// A binary mask on the image grid and its smoothed copy, the denominator of (img·M)⊛G / (M⊛G).
+struct SmoothingMask {
+  std::vector<std::uint8_t> inside;  ///< 1 where the mask image is non-zero
+  std::vector<float> smoothed;       ///< M⊛G, set by smooth_volumes()
+};
+
+/// Loads `mask_path` and checks that its grid (shape and affine) matches `image`; throws
+/// InputError naming the mask otherwise.
+SmoothingMask load_mask(const std::string& mask_path, const NiftiImage& image);
+
+/// Writes volume t into the buffer (shape.voxels() floats); returns non-finite values zeroed.
+using VolumeSource = std::function<std::size_t(std::int64_t t, float* dst)>;
+
+/// Smooths `volumes` volumes from `source` into `out` (volumes · shape.voxels() floats), volumes in
+/// parallel on `threads` threads. With a mask, each volume becomes (v·M)⊛G / (M⊛G) inside the mask
+/// and 0 outside. Returns the total count of non-finite inputs. Polls interrupted(). With a
+/// `sink`, each finished volume is handed to it and the workers also run its compress/write tasks
+/// (the caller then calls sink->finish()).
+std::size_t smooth_volumes(const SeparableGaussian& filter, std::int64_t volumes,
+                           const VolumeSource& source, SmoothingMask* mask, int threads, float* out,
+                           NiftiStreamWriter* sink = nullptr);
+
+/// Reads `input`, smooths it per `options` and writes `output` atomically. Throws InputError
+/// (file, item, reason) for bad inputs and Error for write failures.
+SmoothReport smooth_file(const std::string& input, const std::string& output,
+                         const SmoothOptions& options);
+
+/// Benchmark of the smoothing step alone: decodes `input` into memory (untimed), then times
+/// smooth_volumes() over it into `filter_seconds` (volume copy, three passes; nothing written).
+SmoothReport time_filter_only(const std::string& input, const SmoothOptions& options);
+
+/// The classic smoothness estimate of `input` (averaged over volumes), inside `mask_path` if set.
+SmoothnessEstimate estimate_file(const std::string& input, const std::string& mask_path,
+                                 int threads, SmoothReport* report = nullptr);
+
+/// "6", "6p5" or "6x6x8": the FWHM as a BIDS label value.
+std::string fwhm_label(const std::array<double, 3>& fwhm_mm);
+
+/// Output file name (no directory) for `input_path`: the BIDS entities are kept and `desc` is set
+/// to `sm<label>` just before the suffix (sub-01_task-rest_bold.nii.gz →
+/// sub-01_task-rest_desc-sm6_bold.nii.gz); a name without entities gets `_desc-sm<label>`.
+std::string smoothed_file_name(const std::string& input_path, const std::string& label);
+
+}  // namespace tandem

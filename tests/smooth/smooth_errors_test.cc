@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every bad input of `tandem smooth`: a clear message naming the file and reason, the exit code
+// `tandem svd` uses (1 item failed, 2 usage), and nothing half-written left behind.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "smooth_test_util.h"
+
+namespace tandem {
+namespace {
+
+using smooth_testing::python;
+using smooth_testing::run;
+using smooth_testing::RunResult;
+using smooth_testing::ScratchDir;
+using smooth_testing::script;
+using smooth_testing::tandem;
+
+namespace fs = std::filesystem;
+
+class SmoothErrorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TANDEM_REQUIRE_PYTHON();
+    ASSERT_FALSE(tandem().empty()) << "TANDEM_BIN is not set";
+    auto r = run(python() + " " + script("make_image.py") + " " + (d_ / "good.nii.gz") +
+                 " --shape 8,8,8,2");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  RunResult smooth(const std::string& args) { return run(tandem() + " smooth " + args); }
+  // Only the given names remain in dir: no temporaries, no partial outputs.
+  void expect_only(const std::string& dir, std::vector<std::string> names) {
+    std::vector<std::string> found;
+    for (const auto& e : fs::directory_iterator(dir)) found.push_back(e.path().filename().string());
+    std::sort(found.begin(), found.end());
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(found, names);
+  }
+  ScratchDir d_;
+};
+
+TEST_F(SmoothErrorsTest, NotANiftiFile) {
+  std::ofstream(d_ / "notes.nii")
+      << "plain text, not an image; long enough to have a header size\n";
+  auto r = smooth((d_ / "notes.nii") + " --fwhm 6 -o " + (d_ / "out.nii"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("tandem: error: " + (d_ / "notes.nii") + ": not a NIfTI file"),
+            std::string::npos)
+      << r.output;
+  expect_only(d_.str(), {"good.nii.gz", "notes.nii"});
+}
+
+TEST_F(SmoothErrorsTest, TruncatedGzip) {
+  fs::copy_file(d_ / "good.nii.gz", d_ / "cut.nii.gz");
+  fs::resize_file(d_ / "cut.nii.gz", fs::file_size(d_ / "cut.nii.gz") * 2 / 3);
+  auto r = smooth((d_ / "cut.nii.gz") + " --fwhm 6 -o " + (d_ / "out.nii.gz"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find((d_ / "cut.nii.gz") + ": truncated gzip stream"), std::string::npos)
+      << r.output;
+  expect_only(d_.str(), {"good.nii.gz", "cut.nii.gz"});
+}
+
+TEST_F(SmoothErrorsTest, TwoAndFiveDimensionalImages) {
+  for (const char* shape : {"8,9", "3,3,3,2,2"}) {
+    auto m = run(python() + " " + script("make_image.py") + " " + (d_ / "bad.nii") + " --shape " +
+                 shape);
+    ASSERT_EQ(m.exit_code, 0) << m.output;
+    auto r = smooth((d_ / "bad.nii") + " --fwhm 6 -o " + (d_ / "out.nii"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("-D image; smoothing needs 3-D or 4-D"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(d_ / "out.nii"));
+  }
+}
+
+TEST_F(SmoothErrorsTest, BadFwhmIsAUsageError) {
+  for (const char* f : {"0", "-2", "abc", "nan", "6,6", "1,2,3,4", "0,0,0", "6,-1,6", "inf"}) {
+    auto r = smooth((d_ / "good.nii.gz") + " --fwhm " + f + " -o " + (d_ / "out.nii"));
+    EXPECT_EQ(r.exit_code, 2) << "--fwhm " << f << ": " << r.output;
+    EXPECT_NE(r.output.find("--fwhm"), std::string::npos) << r.output;
+  }
+  auto none = smooth((d_ / "good.nii.gz") + " -o " + (d_ / "out.nii"));
+  EXPECT_EQ(none.exit_code, 2) << none.output;
+  expect_only(d_.str(), {"good.nii.gz"});
+}
+
+TEST_F(SmoothErrorsTest, MaskOnAnotherGrid) {
+  auto m = run(python() + " " + script("make_image.py") + " " + (d_ / "mask.nii") +
+               " --shape 8,8,7 --mask-of 1");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  auto r = smooth((d_ / "good.nii.gz") + " --fwhm 6 --mask " + (d_ / "mask.nii") + " -o " +
+                  (d_ / "out.nii"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find((d_ / "mask.nii") + ": mask grid 8x8x7x1 differs"), std::string::npos)
+      << r.output;
+  auto m2 = run(python() + " " + script("make_image.py") + " " + (d_ / "mask2.nii") +
+                " --shape 8,8,8 --voxel 2,2,2 --mask-of 1");
+  ASSERT_EQ(m2.exit_code, 0) << m2.output;
+  auto r2 = smooth((d_ / "good.nii.gz") + " --fwhm 6 --mask " + (d_ / "mask2.nii") + " -o " +
+                   (d_ / "out.nii"));
+  EXPECT_EQ(r2.exit_code, 1) << r2.output;
+  EXPECT_NE(r2.output.find("mask affine differs"), std::string::npos) << r2.output;
+  EXPECT_FALSE(fs::exists(d_ / "out.nii"));
+}
+
+TEST_F(SmoothErrorsTest, UnwritableOutputDirectory) {
+  std::ofstream(d_ / "plainfile") << "x";
+  auto r = smooth((d_ / "good.nii.gz") + " --fwhm 6 -o " + (d_ / "plainfile/out.nii.gz"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("output directory does not exist"), std::string::npos) << r.output;
+  if (::geteuid() == 0) GTEST_SKIP() << "running as root: permission bits do not stop writes";
+  fs::create_directory(d_ / "ro");
+  ::chmod((d_ / "ro").c_str(), 0555);
+  auto r2 = smooth((d_ / "good.nii.gz") + " --fwhm 6 -o " + (d_ / "ro/out.nii.gz"));
+  EXPECT_EQ(r2.exit_code, 1) << r2.output;
+  EXPECT_NE(r2.output.find("not writable"), std::string::npos) << r2.output;
+  EXPECT_TRUE(fs::is_empty(d_ / "ro"));
+}
+
+TEST_F(SmoothErrorsTest, OutputEqualToInputIsRefused) {
+  auto before = fs::file_size(d_ / "good.nii.gz");
+  auto r = smooth((d_ / "good.nii.gz") + " --fwhm 6 -o " + (d_ / "good.nii.gz"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is the input file"), std::string::npos) << r.output;
+  EXPECT_EQ(fs::file_size(d_ / "good.nii.gz"), before);
+  // The same file through another spelling of its path.
+  auto r2 = smooth((d_ / "good.nii.gz") + " --fwhm 6 -o " + d_.str() + "/./good.nii.gz");
+  EXPECT_EQ(r2.exit_code, 2) << r2.output;
+  expect_only(d_.str(), {"good.nii.gz"});
+}
+
+TEST_F(SmoothErrorsTest, TwoInputsWithOneOutputNameAreRefused) {
+  fs::create_directory(d_ / "a");
+  fs::copy_file(d_ / "good.nii.gz", d_ / "a/good.nii.gz");
+  auto r =
+      smooth((d_ / "good.nii.gz") + " " + (d_ / "a/good.nii.gz") + " --fwhm 6 -o " + (d_ / "out"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("would both write"), std::string::npos) << r.output;
+}
+
+TEST_F(SmoothErrorsTest, OneBadItemDoesNotStopTheOthers) {
+  std::ofstream(d_ / "sub-02_bold.nii")
+      << "garbage garbage garbage garbage garbage garbage garbage\n";
+  fs::copy_file(d_ / "good.nii.gz", d_ / "sub-01_bold.nii.gz");
+  auto r = smooth((d_ / "sub-01_bold.nii.gz") + " " + (d_ / "sub-02_bold.nii") + " --fwhm 6 -o " +
+                  (d_ / "out") + " --report " + (d_ / "r.json"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(fs::exists(d_ / "out/sub-01_desc-sm6_bold.nii.gz"));
+  expect_only(d_ / "out", {"sub-01_desc-sm6_bold.nii.gz"});
+  auto rep = nlohmann::json::parse(std::ifstream(d_ / "r.json"));
+  EXPECT_EQ(rep["items"][0]["status"], "ok");
+  EXPECT_EQ(rep["items"][1]["status"], "failed");
+  EXPECT_NE(rep["items"][1]["message"].get<std::string>().find("not a NIfTI"), std::string::npos);
+  EXPECT_EQ(rep["summary"]["failed"].get<int>(), 1);
+}
+
+TEST_F(SmoothErrorsTest, InterruptStopsCleanlyWithExit130) {
+  auto m = run(python() + " " + script("make_image.py") + " " + (d_ / "big.nii") +
+               " --shape 64,64,40,120");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  bool saw_interrupt = false;
+  for (const char* delay : {"0.05", "0.15", "0.3"}) {
+    fs::remove_all(d_ / "out");
+    fs::create_directory(d_ / "out");
+    auto r = run("sh -c '" + tandem() + " smooth -q " + (d_ / "big.nii") + " --fwhm 6 " +
+                 "--compression-level 9 -o " + (d_ / "out/o.nii.gz") + " & p=$!; sleep " + delay +
+                 "; kill -INT $p; wait $p'");
+    if (r.exit_code == 130) {
+      saw_interrupt = true;
+      expect_only(d_ / "out", {});  // no output, no temporary
+    } else {
+      // Finished before the signal: then the output is whole.
+      EXPECT_EQ(r.exit_code, 0) << r.output;
+      expect_only(d_ / "out", {"o.nii.gz"});
+    }
+  }
+  EXPECT_TRUE(saw_interrupt) << "every run finished before SIGINT arrived";
+}
+
+TEST_F(SmoothErrorsTest, GpuWithoutCudaPathIsAUsageError) {
+  auto r = smooth((d_ / "good.nii.gz") + " --fwhm 6 --device gpu -o " + (d_ / "o.nii"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+}  // namespace
+}  // namespace tandem

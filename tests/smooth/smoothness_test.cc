@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "smooth/smoothness.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "smooth/separable_filter.h"
+#include "smooth_test_util.h"
+
+namespace tandem {
+namespace {
+
+using smooth_testing::python;
+using smooth_testing::run;
+using smooth_testing::ScratchDir;
+using smooth_testing::script;
+using smooth_testing::tandem;
+
+std::vector<float> smoothed_noise(const VolumeShape& s, const std::array<double, 3>& fwhm,
+                                  const std::array<double, 3>& voxel, unsigned seed) {
+  std::vector<float> in(s.voxels()), out(s.voxels()), scratch(s.voxels());
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0, 1);
+  for (auto& v : in) v = dist(rng);
+  SeparableGaussian g(s, sigmas_in_voxels(fwhm, voxel), EdgeMode::kReflect);
+  g.apply(in.data(), out.data(), scratch.data());
+  return out;
+}
+
+TEST(SmoothnessTest, ClassicEstimateRecoversAppliedFwhm) {
+  VolumeShape s{64, 64, 48};
+  std::array<double, 3> voxel = {2.0, 2.0, 3.0};
+  auto v = smoothed_noise(s, {8.0, 8.0, 8.0}, voxel, 11);
+  SmoothnessEstimate e = estimate_fwhm_classic(v.data(), s, voxel, nullptr);
+  for (int a = 0; a < 3; ++a) EXPECT_NEAR(e.fwhm_mm[a], 8.0, 0.8) << "axis " << a;
+  EXPECT_NEAR(e.combined_mm, 8.0, 0.8);
+}
+
+TEST(SmoothnessTest, MaskRestrictsTheVoxelsUsed) {
+  VolumeShape s{40, 40, 40};
+  std::array<double, 3> voxel = {1, 1, 1};
+  auto v = smoothed_noise(s, {6, 6, 6}, voxel, 3);
+  std::vector<std::uint8_t> mask(s.voxels(), 0);
+  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = (i / 40) % 40 < 20;  // half the y rows
+  // Garbage outside the mask must not matter.
+  auto w = v;
+  for (std::size_t i = 0; i < w.size(); ++i)
+    if (!mask[i]) w[i] = 1e6f * static_cast<float>(i % 7);
+  auto a = estimate_fwhm_classic(v.data(), s, voxel, mask.data());
+  auto b = estimate_fwhm_classic(w.data(), s, voxel, mask.data());
+  EXPECT_EQ(a.fwhm_mm, b.fwhm_mm);
+}
+
+TEST(SmoothnessTest, ConstantImageHasNoEstimate) {
+  VolumeShape s{10, 10, 10};
+  std::vector<float> v(s.voxels(), 3.0f);
+  auto e = estimate_fwhm_classic(v.data(), s, {1, 1, 1}, nullptr);
+  EXPECT_EQ(e.combined_mm, -1.0);
+}
+
+TEST(SmoothnessTest, AverageSkipsUndefinedAxes) {
+  SmoothnessEstimate a, b;
+  a.fwhm_mm = {4, -1, 6};
+  b.fwhm_mm = {6, 5, -1};
+  auto m = average_estimates(std::vector<SmoothnessEstimate>{a, b}.data(), 2);
+  EXPECT_EQ(m.fwhm_mm[0], 5.0);
+  EXPECT_EQ(m.fwhm_mm[1], 5.0);
+  EXPECT_EQ(m.fwhm_mm[2], 6.0);
+}
+
+TEST(SmoothnessTest, CliEstimateAndBlurToFwhm) {
+  if (python().empty()) GTEST_SKIP() << "no Python with numpy, scipy and nibabel";
+  ScratchDir d;
+  // White noise, 2 mm voxels: blur to 8 mm and check the result's own estimate.
+  auto m = run(python() + " " + script("make_image.py") + " " + (d / "noise.nii.gz") +
+               " --shape 48,48,40,2 --voxel 2,2,2");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  auto b = run(tandem() + " smooth -q " + (d / "noise.nii.gz") + " --to-fwhm 8 -o " +
+               (d / "b.nii.gz") + " --report " + (d / "r.json"));
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  auto e = run(tandem() + " smooth --estimate " + (d / "b.nii.gz"));
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  std::istringstream lines(e.output);
+  std::string line, path;
+  double fx = 0, fy = 0, fz = 0, combined = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind(d / "b.nii.gz", 0) == 0)
+      std::istringstream(line) >> path >> fx >> fy >> fz >> combined;
+  }
+  EXPECT_GE(combined, 8.0) << e.output;
+  EXPECT_LE(combined, 8.8) << e.output;
+  auto rep = nlohmann::json::parse(std::ifstream(d / "r.json"));
+  EXPECT_GE(rep["items"][0]["blur_steps_mm"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace tandem
