@@ -116,7 +116,9 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
     cfg.device = parse_device(plan.svd.device);
     cfg.threads = static_cast<int>(plan.svd.threads > 0 ? std::min<int64_t>(plan.svd.threads, out.cores) : out.cores);
     for (int64_t g : plan.svd.gpus) cfg.gpus.push_back(static_cast<int>(g));
-    backend = std::make_shared<BudgetedBackend>(make_backend(cfg, &out.svd_note), budget);
+    std::shared_ptr<Backend> chosen =
+        settings.svd_backend ? settings.svd_backend : make_backend(cfg, &out.svd_note);
+    backend = std::make_shared<BudgetedBackend>(chosen, budget);
     out.svd_backend = backend->name();
   }
 

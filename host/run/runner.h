@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@ struct RunSettings {
   int cores = 0;          ///< the core budget; 0 = the cores this process may use
   bool resume = false;    ///< resume both halves (complete SVD outputs, done jobs)
   std::string self_exe;   ///< the tandem binary, run once per subject for [smooth]
+  /// The SVD backend to use instead of the one [svd]'s device picks (tests inject fakes).
+  std::shared_ptr<Backend> svd_backend;
 };
 
 /// How a run went, half by half.

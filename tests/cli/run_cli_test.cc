@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+// End-to-end: `tandem run PLAN.toml` with real plans, errors and signals.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_test_util.h"
+
+namespace tandem {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_command;
+using testing::ScratchDir;
+using testing::tandem_bin;
+
+void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// True when some process's command line holds `marker`.
+bool process_with_marker_exists(const std::string& marker) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find(marker) != std::string::npos && e.path().filename() != std::to_string(getpid())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(RunCliTest, BothHalvesRunAndOneReportHoldsThem) {
+  ScratchDir d;
+  write(d / "plan.toml", "[svd]\nrandom = \"3x20x20\"\noutput = \"" + d / "svd" +
+                             "\"\ndevice = \"cpu\"\n\n[jobs]\nargs = [\"a\", \"b\"]\n"
+                             "command = [\"sh\", \"-c\", \"echo {} > " + d / "out_{}" + "\"]\n"
+                             "outputs = [\"" + d / "out_{}" + "\"]\n");
+  auto r = run_command(tandem_bin() + " run -q " + d / "plan.toml" + " --report " + d / "r.json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(d / "svd/random.npz"));
+  EXPECT_TRUE(fs::exists(d / "out_a"));
+  std::ifstream in(d / "r.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["items"].size(), 3u);
+  EXPECT_EQ(j["summary"]["svd"]["done"], 3);
+  EXPECT_EQ(j["summary"]["jobs"]["jobs"]["subjects"].size(), 2u);
+}
+
+TEST(RunCliTest, PlanErrorsExitTwoNamingLineAndKey) {
+  ScratchDir d;
+  write(d / "plan.toml", "[jobs]\nargs = [\"a\"]\ncommand = [\"true\"]\nretrys = 2\n");
+  auto r = run_command(tandem_bin() + " run " + d / "plan.toml");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("plan.toml:4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'retrys'"), std::string::npos) << r.output;
+  write(d / "bad.toml", "[jobs]\nargs = [\"a\"]\ncommand = [\"echo\", \"{nosuch}\"]\n");
+  EXPECT_EQ(run_command(tandem_bin() + " run " + d / "bad.toml").exit_code, 2);
+  EXPECT_EQ(run_command(tandem_bin() + " run " + d / "missing.toml").exit_code, 2);
+  EXPECT_EQ(run_command(tandem_bin() + " run " + d / "plan.toml --set jobs.nokey=1").exit_code, 2);
+}
+
+TEST(RunCliTest, InterruptEndsJobsAndLeavesNoHalfWrittenOutput) {
+  ScratchDir d;
+  const std::string marker = "tandem-run-marker-" + std::to_string(getpid());
+  write(d / "plan.toml", "[svd]\nrandom = \"400x200x200\"\noutput = \"" + d / "svd" +
+                             "\"\ndevice = \"cpu\"\n\n[jobs]\nargs = [\"a\", \"b\", \"c\"]\n"
+                             "command = [\"sh\", \"-c\", \"touch " + d / "started_{}" +
+                             "; sleep 30 # " + marker + "\"]\n");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::string cmd = "exec " + tandem_bin() + " run -q " + d / "plan.toml" + " >/dev/null 2>&1";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    ::_exit(127);
+  }
+  bool started = false;
+  for (int i = 0; i < 1000 && !started; ++i) {
+    started = fs::exists(d / "started_a");
+    if (!started) ::usleep(10000);
+  }
+  ASSERT_TRUE(started);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_FALSE(process_with_marker_exists(marker));
+  // The random batch is one output: interrupted, it is discarded, never left half-written.
+  if (fs::exists(d / "svd")) {
+    for (const auto& e : fs::directory_iterator(d / "svd")) ADD_FAILURE() << "left behind: " << e.path();
+  }
+}
+
+}  // namespace
+}  // namespace tandem

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "run/runner.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tandem::run {
+namespace {
+
+namespace fs = std::filesystem;
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Intervals during which some piece of work held `cores` cores.
+struct Interval {
+  double start, end;
+  int cores;
+};
+
+// A CPU-like backend that records when each call computes (inside its budget hold).
+class RecordingBackend : public Backend {
+ public:
+  explicit RecordingBackend(int callers) : callers_(callers) {}
+  std::string name() const override { return "recording"; }
+  BackendTraits traits() const override { return {callers_, 0, true}; }
+  std::vector<ItemResult> svd(const std::vector<SvdTask>& batch, const SvdOptions&) override {
+    double t0 = now_seconds();
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    double t1 = now_seconds();
+    std::lock_guard<std::mutex> lock(mu_);
+    intervals.push_back({t0, t1, 1});
+    return std::vector<ItemResult>(batch.size());
+  }
+  std::vector<Interval> intervals;
+
+ private:
+  int callers_;
+  std::mutex mu_;
+};
+
+class Quiet : public SvdObserver {
+ public:
+  void on_item(const SvdItemRecord&) override {}
+};
+
+// The most cores held at once over all intervals.
+int peak_cores(std::vector<Interval> all) {
+  std::vector<std::pair<double, int>> events;
+  for (const auto& i : all) {
+    events.push_back({i.start, i.cores});
+    events.push_back({i.end, -i.cores});
+  }
+  // Ends sort before starts at the same instant.
+  std::sort(events.begin(), events.end(), [](auto& a, auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second < b.second);
+  });
+  int now = 0, peak = 0;
+  for (const auto& e : events) peak = std::max(peak, now += e.second);
+  return peak;
+}
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "tandem-runner-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  // Each job writes its start and end time (inside the process, so inside its core hold).
+  Plan plan_with_jobs(int subjects, int threads_per_job, double seconds) {
+    Plan p;
+    p.svd.present = true;
+    p.svd.random = "24x4x4";
+    p.jobs.present = true;
+    for (int i = 0; i < subjects; ++i) p.jobs.args.push_back("s" + std::to_string(i));
+    p.jobs.threads_per_job = threads_per_job;
+    p.jobs.command = {"sh", "-c",
+                      "date +%s.%N > " + dir_ + "/{}.start; sleep " + std::to_string(seconds) +
+                          "; date +%s.%N > " + dir_ + "/{}.end"};
+    return p;
+  }
+  std::vector<Interval> job_intervals(int subjects, int cores) {
+    std::vector<Interval> out;
+    for (int i = 0; i < subjects; ++i) {
+      std::ifstream s(dir_ + "/s" + std::to_string(i) + ".start"), e(dir_ + "/s" + std::to_string(i) + ".end");
+      Interval iv{0, 0, cores};
+      s >> iv.start;
+      e >> iv.end;
+      EXPECT_GT(iv.end, iv.start) << "job s" << i << " did not run";
+      out.push_back(iv);
+    }
+    return out;
+  }
+  std::string dir_;
+};
+
+TEST_F(RunnerTest, SvdWorkersAndJobsTogetherNeverExceedTheCoreBudget) {
+  auto backend = std::make_shared<RecordingBackend>(3);
+  Plan plan = plan_with_jobs(6, 1, 0.15);
+  RunSettings settings;
+  settings.cores = 3;
+  settings.svd_backend = backend;
+  Quiet quiet;
+  RunOutcome o = run_plan(plan, settings, quiet, nullptr);
+  EXPECT_FALSE(o.any_failed());
+  EXPECT_EQ(o.svd.done, 24);
+  auto jobs = job_intervals(6, 1);
+  std::vector<Interval> all = backend->intervals;
+  all.insert(all.end(), jobs.begin(), jobs.end());
+  EXPECT_LE(peak_cores(all), 3);
+  // Jobs did not wait for the SVD half to finish: one started before the last matrix ended.
+  double first_job = 1e300, last_svd = 0;
+  for (const auto& j : jobs) first_job = std::min(first_job, j.start);
+  for (const auto& s : backend->intervals) last_svd = std::max(last_svd, s.end);
+  EXPECT_LT(first_job, last_svd);
+}
+
+TEST_F(RunnerTest, JobsHoldTheirThreadsPerJobCores) {
+  auto backend = std::make_shared<RecordingBackend>(4);
+  Plan plan = plan_with_jobs(4, 3, 0.15);
+  RunSettings settings;
+  settings.cores = 4;
+  settings.svd_backend = backend;
+  Quiet quiet;
+  RunOutcome o = run_plan(plan, settings, quiet, nullptr);
+  EXPECT_FALSE(o.any_failed());
+  auto jobs = job_intervals(4, 3);
+  std::vector<Interval> all = backend->intervals;
+  all.insert(all.end(), jobs.begin(), jobs.end());
+  EXPECT_LE(peak_cores(all), 4);
+  // Two 3-core jobs never overlap on 4 cores.
+  EXPECT_LE(peak_cores(jobs), 3);
+}
+
+TEST_F(RunnerTest, AFailingJobHalfLeavesTheSvdHalfWhole) {
+  Plan plan;
+  plan.svd.present = true;
+  plan.svd.random = "3x5x5";
+  plan.svd.output = dir_ + "/svd";
+  plan.svd.device = "cpu";
+  plan.jobs.present = true;
+  plan.jobs.args = {"a", "b"};
+  plan.jobs.command = {"sh", "-c", "exit 3"};
+  RunSettings settings;
+  settings.cores = 2;
+  Quiet quiet;
+  RunOutcome o = run_plan(plan, settings, quiet, nullptr);
+  EXPECT_TRUE(o.any_failed());
+  EXPECT_EQ(o.svd.done, 3);
+  EXPECT_TRUE(fs::exists(dir_ + "/svd/random.npz"));
+  ASSERT_EQ(o.job_runs.size(), 1u);
+  for (const auto& r : o.job_runs[0].results) EXPECT_EQ(r.outcome, jobs::Outcome::kExit);
+}
+
+TEST_F(RunnerTest, AFailingSvdHalfLeavesTheJobsWhole) {
+  Plan plan;
+  plan.svd.present = true;
+  plan.svd.inputs = {dir_ + "/missing.npy"};
+  plan.svd.output = dir_ + "/svd";
+  plan.svd.device = "cpu";
+  plan.jobs.present = true;
+  plan.jobs.args = {"a", "b"};
+  plan.jobs.command = {"sh", "-c", "touch " + dir_ + "/done_{}"};
+  RunSettings settings;
+  settings.cores = 2;
+  Quiet quiet;
+  RunOutcome o = run_plan(plan, settings, quiet, nullptr);
+  EXPECT_TRUE(o.any_failed());
+  EXPECT_EQ(o.svd.failed, 1);
+  EXPECT_TRUE(fs::exists(dir_ + "/done_a"));
+  EXPECT_TRUE(fs::exists(dir_ + "/done_b"));
+}
+
+}  // namespace
+}  // namespace tandem::run
