@@ -4,40 +4,24 @@
 // (TANDEM_PYTHON with numpy, scipy and nibabel), with the scripts under TANDEM_TESTS_DIR/smooth;
 // tests/test_env.cc gives all three their build-time values.
 
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "test_command.h"
+
 namespace tandem::smooth_testing {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  ///< stdout and stderr together
-};
+using RunResult = testing::RunResult;
 
 /// Runs a shell command line and captures its output and exit code.
-inline RunResult run(const std::string& command) {
-  RunResult r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
+inline RunResult run(const std::string& command) { return testing::run_command(command); }
 
 /// The environment variable `name`, or "".
-inline std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+inline std::string env(const char* name) { return testing::env_or_empty(name); }
 
 /// The tandem binary under test.
 inline std::string tandem() { return env("TANDEM_BIN"); }
