@@ -18,11 +18,15 @@ struct RouteCase {
   bool full;
 };
 
+// gtest prints the case with this (test lists and failures), not as raw bytes.
+void PrintTo(const RouteCase& c, std::ostream* os) {
+  *os << algorithm_name(c.algorithm) << "_" << dtype_name(c.dtype) << "_" << c.m << "x" << c.n
+      << "_" << kind_name(c.kind) << (c.full ? "_full" : "_econ");
+}
+
 std::string case_name(const ::testing::TestParamInfo<RouteCase>& info) {
-  const RouteCase& c = info.param;
   std::ostringstream s;
-  s << algorithm_name(c.algorithm) << "_" << dtype_name(c.dtype) << "_" << c.m << "x" << c.n << "_"
-    << kind_name(c.kind) << (c.full ? "_full" : "_econ");
+  PrintTo(info.param, &s);
   return s.str();
 }
 
