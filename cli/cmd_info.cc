@@ -25,7 +25,8 @@ int run_info() {
                 static_cast<double>(g.free_bytes) / (1 << 30));
   }
   pin_blas_single_thread();
-  std::printf("blas: %s (pinned to 1 thread inside tandem's workers)\n", blas_description().c_str());
+  std::printf("blas: %s (pinned to 1 thread inside tandem's workers)\n",
+              blas_description().c_str());
   const double quota = cgroup_cpu_quota();
   std::printf("cores: %d usable", available_cores());
   if (quota > 0) std::printf(" (cgroup quota %.2f cores)", quota);
@@ -33,10 +34,13 @@ int run_info() {
   return kExitOk;
 }
 
-std::function<int()> setup_info(CLI::App&) { return [] { return run_info(); }; }
+std::function<int()> setup_info(CLI::App&) {
+  return [] { return run_info(); };
+}
 
 }  // namespace
 
-TANDEM_REGISTER_COMMAND(90, "info", "Version, build options, GPUs, BLAS and usable cores", setup_info);
+TANDEM_REGISTER_COMMAND(90, "info", "Version, build options, GPUs, BLAS and usable cores",
+                        setup_info);
 
 }  // namespace tandem::cli

@@ -61,7 +61,8 @@ int run_run(const RunArgs& a) {
   ProgressLine line(stderr, !a.quiet);
   std::unique_ptr<ReportWriter> report;
   if (!a.report.empty()) {
-    report = std::make_unique<ReportWriter>(a.report, nlohmann::json{{"command", "run"}, {"plan", a.plan}});
+    report = std::make_unique<ReportWriter>(a.report,
+                                            nlohmann::json{{"command", "run"}, {"plan", a.plan}});
   }
   install_interrupt_handlers();
   CliObserver svd_observer(line, report.get(), "svd ");
@@ -78,9 +79,13 @@ int run_run(const RunArgs& a) {
     }
     report->finish({{"cores", o.cores},
                     {"wall_seconds", o.wall_seconds},
-                    {"svd", {{"backend", o.svd_backend}, {"done", o.svd.done}, {"failed", o.svd.failed},
-                             {"skipped", o.svd.skipped}, {"seconds", o.svd.seconds},
-                             {"error", o.svd_error}}},
+                    {"svd",
+                     {{"backend", o.svd_backend},
+                      {"done", o.svd.done},
+                      {"failed", o.svd.failed},
+                      {"skipped", o.svd.skipped},
+                      {"seconds", o.svd.seconds},
+                      {"error", o.svd_error}}},
                     {"jobs", halves},
                     {"exit_code", code}});
   }
@@ -90,9 +95,11 @@ int run_run(const RunArgs& a) {
 
 std::function<int()> setup_run(CLI::App& sub) {
   auto a = std::make_shared<RunArgs>();
-  sub.add_option("plan", a->plan, "PLAN.toml with [svd], [jobs] and/or [smooth] tables")->required();
+  sub.add_option("plan", a->plan, "PLAN.toml with [svd], [jobs] and/or [smooth] tables")
+      ->required();
   sub.add_option("--set", a->set, "Override a plan value, e.g. --set jobs.jobs=4 (repeatable)");
-  sub.add_option("--cores", a->cores, "Core budget for SVD workers and jobs together (default: usable cores)")
+  sub.add_option("--cores", a->cores,
+                 "Core budget for SVD workers and jobs together (default: usable cores)")
       ->check(CLI::PositiveNumber);
   sub.add_flag("--resume", a->resume, "Skip complete SVD outputs and finished jobs");
   sub.add_option("--report", a->report, "One JSON report for both halves");
@@ -102,6 +109,9 @@ std::function<int()> setup_run(CLI::App& sub) {
 
 }  // namespace
 
-TANDEM_REGISTER_COMMAND(50, "run", "Run a plan: SVD on the GPU (or CPU) and subject jobs at once, under one core budget", setup_run);
+TANDEM_REGISTER_COMMAND(
+    50, "run",
+    "Run a plan: SVD on the GPU (or CPU) and subject jobs at once, under one core budget",
+    setup_run);
 
 }  // namespace tandem::cli

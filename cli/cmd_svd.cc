@@ -13,9 +13,9 @@
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/report.h"
-#include "svd_output.h"
 #include "svd/scheduler.h"
 #include "svd/serial_baseline.h"
+#include "svd_output.h"
 
 namespace tandem::cli {
 
@@ -70,9 +70,11 @@ int run_svd(const SvdArgs& a) {
 
   std::unique_ptr<ReportWriter> report;
   if (!a.report.empty()) {
-    report = std::make_unique<ReportWriter>(
-        a.report, nlohmann::json{{"command", "svd"}, {"backend", backend->name()},
-                                 {"full_matrices", !a.economy}, {"values_only", a.values_only}});
+    report =
+        std::make_unique<ReportWriter>(a.report, nlohmann::json{{"command", "svd"},
+                                                                {"backend", backend->name()},
+                                                                {"full_matrices", !a.economy},
+                                                                {"values_only", a.values_only}});
   }
   install_interrupt_handlers();
   CliObserver observer(progress, report.get());
@@ -80,25 +82,33 @@ int run_svd(const SvdArgs& a) {
   progress.finish();
 
   const double rate = st.seconds > 0 ? static_cast<double>(st.done) / st.seconds : 0;
-  std::printf("svd: %lld matrices: %lld done, %lld failed, %lld skipped in %.2f s (%.3g matrices/s) on %s\n",
-              static_cast<long long>(st.total + st.skipped), static_cast<long long>(st.done),
-              static_cast<long long>(st.failed), static_cast<long long>(st.skipped), st.seconds, rate,
-              backend->name().c_str());
-  if (!a.outdir.empty()) std::printf("outputs: %s (%d files written)\n", a.outdir.c_str(), observer.outputs());
+  std::printf(
+      "svd: %lld matrices: %lld done, %lld failed, %lld skipped in %.2f s (%.3g matrices/s) on "
+      "%s\n",
+      static_cast<long long>(st.total + st.skipped), static_cast<long long>(st.done),
+      static_cast<long long>(st.failed), static_cast<long long>(st.skipped), st.seconds, rate,
+      backend->name().c_str());
+  if (!a.outdir.empty())
+    std::printf("outputs: %s (%d files written)\n", a.outdir.c_str(), observer.outputs());
   if (report) {
-    report->finish({{"total", st.total + st.skipped}, {"done", st.done}, {"failed", st.failed},
-                    {"skipped", st.skipped}, {"seconds", st.seconds},
+    report->finish({{"total", st.total + st.skipped},
+                    {"done", st.done},
+                    {"failed", st.failed},
+                    {"skipped", st.skipped},
+                    {"seconds", st.seconds},
                     {"interrupted", st.interrupted}});
   }
   if (st.interrupted) {
-    std::fprintf(stderr, "tandem: interrupted; finished outputs are kept, run again with --resume\n");
+    std::fprintf(stderr,
+                 "tandem: interrupted; finished outputs are kept, run again with --resume\n");
     return kExitInterrupted;
   }
   if (a.compare_serial && st.failed == 0) {
     const int cores = available_cores();
     double serial = time_serial_loop(sources, run.svd, cores);
-    std::printf("serial loop (one matrix at a time, BLAS on %d thread%s): %.2f s; tandem is %.2fx faster\n",
-                cores, cores == 1 ? "" : "s", serial, st.seconds > 0 ? serial / st.seconds : 0.0);
+    std::printf(
+        "serial loop (one matrix at a time, BLAS on %d thread%s): %.2f s; tandem is %.2fx faster\n",
+        cores, cores == 1 ? "" : "s", serial, st.seconds > 0 ? serial / st.seconds : 0.0);
   }
   return st.failed > 0 ? kExitItemFailed : kExitOk;
 }
@@ -109,8 +119,9 @@ std::function<int()> setup_svd(CLI::App& sub) {
   sub.add_option("-o,--output", a->outdir, "Output directory: <stem>.npz with U, S, Vh per input");
   sub.add_option("--random", a->random,
                  "Random uniform [0,1) input BxMxN[:float32|float64][:seed=S], as np.random.rand");
-  sub.add_flag("--economy,!--full-matrices", a->economy,
-               "U is m×k and Vh k×n (k = min(m, n)); default --full-matrices: m×m and n×n, as numpy");
+  sub.add_flag(
+      "--economy,!--full-matrices", a->economy,
+      "U is m×k and Vh k×n (k = min(m, n)); default --full-matrices: m×m and n×n, as numpy");
   sub.add_flag("--values-only", a->values_only, "Only singular values S (faster)");
   sub.add_option("--device", a->device, "auto (GPU when present), cpu or gpu")
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
@@ -132,6 +143,9 @@ std::function<int()> setup_svd(CLI::App& sub) {
 
 }  // namespace
 
-TANDEM_REGISTER_COMMAND(10, "svd", "Batched SVD of .npy/.npz matrices (numpy's np.linalg.svd, on every core or the GPU)", setup_svd);
+TANDEM_REGISTER_COMMAND(
+    10, "svd",
+    "Batched SVD of .npy/.npz matrices (numpy's np.linalg.svd, on every core or the GPU)",
+    setup_svd);
 
 }  // namespace tandem::cli

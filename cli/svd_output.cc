@@ -34,7 +34,9 @@ nlohmann::json item_json(const SvdItemRecord& r) {
 }
 
 CliObserver::CliObserver(ProgressLine& progress, ReportWriter* report, std::string prefix)
-    : progress_(progress), report_(report), prefix_(std::move(prefix)),
+    : progress_(progress),
+      report_(report),
+      prefix_(std::move(prefix)),
       t0_(std::chrono::steady_clock::now()) {}
 
 void CliObserver::on_item(const SvdItemRecord& r) {

@@ -5,9 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/progress.h"
 #include "core/report.h"

@@ -55,7 +55,8 @@ std::vector<GpuInfo> list_devices(std::string* why_none) {
   }
   if (out.empty() && why_none) {
     const char* vis = std::getenv("CUDA_VISIBLE_DEVICES");
-    *why_none = vis && !*vis ? "no CUDA device: CUDA_VISIBLE_DEVICES is empty" : "no CUDA device found";
+    *why_none =
+        vis && !*vis ? "no CUDA device: CUDA_VISIBLE_DEVICES is empty" : "no CUDA device found";
   }
   return out;
 }

@@ -39,7 +39,8 @@ std::string cuda_versions() {
 namespace {
 
 // Devices to use: --gpus as given (each must exist), else every visible one.
-[[maybe_unused]] std::vector<int> pick_gpus(const std::vector<GpuInfo>& found, const std::vector<int>& wanted) {
+[[maybe_unused]] std::vector<int> pick_gpus(const std::vector<GpuInfo>& found,
+                                            const std::vector<int>& wanted) {
   if (wanted.empty()) {
     std::vector<int> all;
     for (const auto& g : found) all.push_back(g.ordinal);

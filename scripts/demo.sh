@@ -7,4 +7,4 @@ scripts/install-deps.sh
 cmake --preset default >/dev/null
 cmake --build --preset default --target tandem
 build/cli/tandem info
-build/cli/tandem svd --random 20x1000x1000 --compare-serial
+build/cli/tandem demo

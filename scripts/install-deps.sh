@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git clang-format
   libopenblas-dev libboost-dev libboost-filesystem-dev libcli11-dev nlohmann-json3-dev
   zlib1g-dev libgtest-dev libgmock-dev
   libnifti2-dev libtomlplusplus-dev libdeflate-dev libisal-dev

@@ -28,7 +28,9 @@ std::pair<std::string, std::string> split_path(const std::string& path) {
   return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
 }
 
-bool process_alive(long pid) { return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+bool process_alive(long pid) {
+  return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 }  // namespace
 
@@ -74,8 +76,10 @@ void AtomicFile::pwrite_all(const void* data, std::size_t size, std::uint64_t of
 void AtomicFile::commit(const std::string& other_path) {
   const std::string& target = other_path.empty() ? final_path_ : other_path;
   // fdatasync before rename: after a power cut the final name never points at missing data.
-  if (::fdatasync(fd_) != 0 && errno != EINVAL) throw_system_error("cannot flush output", target, errno);
-  if (::close(std::exchange(fd_, -1)) != 0) throw_system_error("cannot close output", target, errno);
+  if (::fdatasync(fd_) != 0 && errno != EINVAL)
+    throw_system_error("cannot flush output", target, errno);
+  if (::close(std::exchange(fd_, -1)) != 0)
+    throw_system_error("cannot close output", target, errno);
   if (::rename(temp_path_.c_str(), target.c_str()) != 0) {
     int err = errno;
     ::unlink(temp_path_.c_str());

@@ -62,7 +62,7 @@ class InterruptedError : public Error {
 }  // namespace tandem
 
 /// Precondition check that throws tandem::Error (never aborts).
-#define TANDEM_EXPECTS(cond, msg)                                                  \
-  do {                                                                             \
+#define TANDEM_EXPECTS(cond, msg)                                                   \
+  do {                                                                              \
     if (!(cond)) throw ::tandem::Error(std::string("precondition failed: ") + msg); \
   } while (0)

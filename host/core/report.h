@@ -4,9 +4,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/atomic_file.h"
 

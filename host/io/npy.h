@@ -12,10 +12,10 @@ namespace tandem::io {
 
 /// A parsed .npy header (format 1.0, 2.0 or 3.0).
 struct NpyHeader {
-  std::string descr;            ///< numpy dtype string as written, e.g. "<f8", ">i4", "|b1"
+  std::string descr;  ///< numpy dtype string as written, e.g. "<f8", ">i4", "|b1"
   bool fortran_order = false;
   std::vector<int64_t> shape;
-  uint64_t data_offset = 0;     ///< bytes from the start of the .npy stream to the data
+  uint64_t data_offset = 0;  ///< bytes from the start of the .npy stream to the data
 };
 
 /// Parses the header at the start of `bytes` (at least the whole header). `where` names the

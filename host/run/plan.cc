@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "run/plan.h"
 
+#include <toml++/toml.h>
+
 #include <fstream>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "core/error.h"
 
@@ -23,39 +23,58 @@ struct Field {
 
 const char* kind_text(Kind k) {
   switch (k) {
-    case Kind::kString: return "a string";
-    case Kind::kText: return "a string or a number";
-    case Kind::kBool: return "true or false";
-    case Kind::kInt: return "an integer";
-    case Kind::kStrings: return "an array of strings";
-    case Kind::kInts: return "an array of integers";
+    case Kind::kString:
+      return "a string";
+    case Kind::kText:
+      return "a string or a number";
+    case Kind::kBool:
+      return "true or false";
+    case Kind::kInt:
+      return "an integer";
+    case Kind::kStrings:
+      return "an array of strings";
+    case Kind::kInts:
+      return "an array of integers";
   }
   return "";
 }
 
 std::vector<Field> svd_fields(SvdPlan& p) {
-  return {{"inputs", Kind::kStrings, &p.inputs},       {"random", Kind::kString, &p.random},
-          {"output", Kind::kString, &p.output},        {"device", Kind::kString, &p.device},
-          {"algorithm", Kind::kString, &p.algorithm},  {"gpus", Kind::kInts, &p.gpus},
-          {"economy", Kind::kBool, &p.economy},        {"values_only", Kind::kBool, &p.values_only},
-          {"check", Kind::kBool, &p.check},            {"canonical_signs", Kind::kBool, &p.canonical_signs},
+  return {{"inputs", Kind::kStrings, &p.inputs},
+          {"random", Kind::kString, &p.random},
+          {"output", Kind::kString, &p.output},
+          {"device", Kind::kString, &p.device},
+          {"algorithm", Kind::kString, &p.algorithm},
+          {"gpus", Kind::kInts, &p.gpus},
+          {"economy", Kind::kBool, &p.economy},
+          {"values_only", Kind::kBool, &p.values_only},
+          {"check", Kind::kBool, &p.check},
+          {"canonical_signs", Kind::kBool, &p.canonical_signs},
           {"threads", Kind::kInt, &p.threads}};
 }
 
 std::vector<Field> jobs_fields(JobsPlan& p) {
-  return {{"subjects", Kind::kString, &p.subjects},   {"args", Kind::kStrings, &p.args},
-          {"command", Kind::kStrings, &p.command},    {"jobs", Kind::kInt, &p.jobs},
-          {"timeout", Kind::kText, &p.timeout},       {"retries", Kind::kInt, &p.retries},
+  return {{"subjects", Kind::kString, &p.subjects},
+          {"args", Kind::kStrings, &p.args},
+          {"command", Kind::kStrings, &p.command},
+          {"jobs", Kind::kInt, &p.jobs},
+          {"timeout", Kind::kText, &p.timeout},
+          {"retries", Kind::kInt, &p.retries},
           {"threads_per_job", Kind::kInt, &p.threads_per_job},
           {"mem_per_job", Kind::kText, &p.mem_per_job},
-          {"outputs", Kind::kStrings, &p.outputs},    {"results", Kind::kString, &p.results},
-          {"joblog", Kind::kString, &p.joblog},       {"shell", Kind::kBool, &p.shell}};
+          {"outputs", Kind::kStrings, &p.outputs},
+          {"results", Kind::kString, &p.results},
+          {"joblog", Kind::kString, &p.joblog},
+          {"shell", Kind::kBool, &p.shell}};
 }
 
 std::vector<Field> smooth_fields(SmoothPlan& p) {
-  return {{"subjects", Kind::kString, &p.subjects}, {"args", Kind::kStrings, &p.args},
-          {"input", Kind::kString, &p.input},       {"output", Kind::kString, &p.output},
-          {"fwhm", Kind::kText, &p.fwhm},           {"threads_per_job", Kind::kInt, &p.threads_per_job}};
+  return {{"subjects", Kind::kString, &p.subjects},
+          {"args", Kind::kStrings, &p.args},
+          {"input", Kind::kString, &p.input},
+          {"output", Kind::kString, &p.output},
+          {"fwhm", Kind::kText, &p.fwhm},
+          {"threads_per_job", Kind::kInt, &p.threads_per_job}};
 }
 
 std::string known_keys(const std::vector<Field>& fields) {
@@ -76,8 +95,10 @@ bool assign(const Field& f, const toml::node& v) {
       *static_cast<std::string*>(f.target) = *v.value<std::string>();
       return true;
     case Kind::kText:
-      if (v.is_string()) *static_cast<std::string*>(f.target) = *v.value<std::string>();
-      else if (v.is_integer()) *static_cast<std::string*>(f.target) = std::to_string(*v.value<int64_t>());
+      if (v.is_string())
+        *static_cast<std::string*>(f.target) = *v.value<std::string>();
+      else if (v.is_integer())
+        *static_cast<std::string*>(f.target) = std::to_string(*v.value<int64_t>());
       else if (v.is_floating_point()) {
         std::ostringstream os;
         os << *v.value<double>();
@@ -122,8 +143,8 @@ void bind_table(const toml::table& t, const std::string& name, const std::vector
       if (key.str() == f.key) field = &f;
     }
     if (!field) {
-      throw UsageError(where(file, value) + ": [" + name + "] has no key '" + std::string(key.str()) +
-                       "' (known: " + known_keys(fields) + ")");
+      throw UsageError(where(file, value) + ": [" + name + "] has no key '" +
+                       std::string(key.str()) + "' (known: " + known_keys(fields) + ")");
     }
     if (!assign(*field, value)) {
       throw UsageError(where(file, value) + ": [" + name + "] " + field->key + ": expected " +
@@ -153,8 +174,8 @@ int64_t parse_int(const std::string& s, const std::string& what) {
 }
 
 // --set table.key=value, converted by the key's kind.
-void apply_override(const std::string& text, std::vector<std::pair<std::string, std::vector<Field>>>& tables,
-                    Plan& plan) {
+void apply_override(const std::string& text,
+                    std::vector<std::pair<std::string, std::vector<Field>>>& tables, Plan& plan) {
   const std::string what = "--set " + text;
   auto eq = text.find('=');
   auto dot = text.find('.');
@@ -169,13 +190,20 @@ void apply_override(const std::string& text, std::vector<std::pair<std::string, 
       if (key != f.key) continue;
       switch (f.kind) {
         case Kind::kString:
-        case Kind::kText: *static_cast<std::string*>(f.target) = value; break;
+        case Kind::kText:
+          *static_cast<std::string*>(f.target) = value;
+          break;
         case Kind::kBool:
-          if (value != "true" && value != "false") throw UsageError(what + ": expected true or false");
+          if (value != "true" && value != "false")
+            throw UsageError(what + ": expected true or false");
           *static_cast<bool*>(f.target) = value == "true";
           break;
-        case Kind::kInt: *static_cast<int64_t*>(f.target) = parse_int(value, what); break;
-        case Kind::kStrings: *static_cast<std::vector<std::string>*>(f.target) = split_commas(value); break;
+        case Kind::kInt:
+          *static_cast<int64_t*>(f.target) = parse_int(value, what);
+          break;
+        case Kind::kStrings:
+          *static_cast<std::vector<std::string>*>(f.target) = split_commas(value);
+          break;
         case Kind::kInts: {
           auto& out = *static_cast<std::vector<int64_t>*>(f.target);
           out.clear();
@@ -188,7 +216,8 @@ void apply_override(const std::string& text, std::vector<std::pair<std::string, 
       if (table == "smooth") plan.smooth.present = true;
       return;
     }
-    throw UsageError(what + ": [" + table + "] has no key '" + key + "' (known: " + known_keys(fields) + ")");
+    throw UsageError(what + ": [" + table + "] has no key '" + key +
+                     "' (known: " + known_keys(fields) + ")");
   }
   throw UsageError(what + ": no table '" + table + "' (known: svd, jobs, smooth)");
 }
@@ -228,7 +257,9 @@ Plan parse_plan_text(const std::string& text, const std::string& name,
   Plan plan;
   plan.path = name;
   std::vector<std::pair<std::string, std::vector<Field>>> tables = {
-      {"svd", svd_fields(plan.svd)}, {"jobs", jobs_fields(plan.jobs)}, {"smooth", smooth_fields(plan.smooth)}};
+      {"svd", svd_fields(plan.svd)},
+      {"jobs", jobs_fields(plan.jobs)},
+      {"smooth", smooth_fields(plan.smooth)}};
   toml::table root;
   try {
     root = toml::parse(text, name);
@@ -242,7 +273,9 @@ Plan parse_plan_text(const std::string& text, const std::string& name,
     for (auto& [tname, fields] : tables) {
       if (key.str() != tname) continue;
       known = true;
-      if (!t) throw UsageError(where(name, value) + ": '" + tname + "' must be a table ([" + tname + "])");
+      if (!t)
+        throw UsageError(where(name, value) + ": '" + tname + "' must be a table ([" + tname +
+                         "])");
       bind_table(*t, tname, fields, name);
     }
     if (!known) {

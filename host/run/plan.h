@@ -26,16 +26,16 @@ struct SvdPlan {
 /// `[jobs]`: the same settings as `tandem map`'s options.
 struct JobsPlan {
   bool present = false;
-  std::string subjects;               ///< file: one per line, or a TSV with a header
-  std::vector<std::string> args;      ///< subjects given inline
-  std::vector<std::string> command;   ///< argv template with placeholders
-  int64_t jobs = 0;                   ///< at most this many at once; 0 = the core budget decides
-  std::string timeout;                ///< "90", "30m", "2h"; "" = none
+  std::string subjects;              ///< file: one per line, or a TSV with a header
+  std::vector<std::string> args;     ///< subjects given inline
+  std::vector<std::string> command;  ///< argv template with placeholders
+  int64_t jobs = 0;                  ///< at most this many at once; 0 = the core budget decides
+  std::string timeout;               ///< "90", "30m", "2h"; "" = none
   int64_t retries = 0;
   int64_t threads_per_job = 1;
-  std::string mem_per_job;            ///< "4G"; "" = no memory gating
-  std::vector<std::string> outputs;   ///< declared output templates
-  std::string results;                ///< per-subject stdout/stderr directory
+  std::string mem_per_job;           ///< "4G"; "" = no memory gating
+  std::vector<std::string> outputs;  ///< declared output templates
+  std::string results;               ///< per-subject stdout/stderr directory
   std::string joblog;
   bool shell = false;
 };
@@ -45,9 +45,9 @@ struct SmoothPlan {
   bool present = false;
   std::string subjects;
   std::vector<std::string> args;
-  std::string input;    ///< template, e.g. "data/{}_bold.nii.gz"
-  std::string output;   ///< template
-  std::string fwhm;     ///< "6" or "6,6,8"
+  std::string input;   ///< template, e.g. "data/{}_bold.nii.gz"
+  std::string output;  ///< template
+  std::string fwhm;    ///< "6" or "6,6,8"
   int64_t threads_per_job = 1;
 };
 

@@ -66,7 +66,8 @@ jobs::MapOptions jobs_options(const JobsPlan& j, bool resume) {
   o.threads_per_job = static_cast<int>(j.threads_per_job);
   o.timeout = j.timeout.empty() ? 0 : jobs::parse_duration(j.timeout, "[jobs] timeout");
   o.retries = static_cast<int>(j.retries);
-  o.mem_per_job = j.mem_per_job.empty() ? 0 : jobs::parse_bytes(j.mem_per_job, "[jobs] mem_per_job");
+  o.mem_per_job =
+      j.mem_per_job.empty() ? 0 : jobs::parse_bytes(j.mem_per_job, "[jobs] mem_per_job");
   o.joblog = j.joblog;
   o.resume = resume;
   o.results_dir = j.results;
@@ -76,8 +77,10 @@ jobs::MapOptions jobs_options(const JobsPlan& j, bool resume) {
 
 jobs::MapOptions smooth_options(const SmoothPlan& s, const std::string& self_exe, bool resume) {
   jobs::MapOptions o;
-  o.command = {self_exe, "smooth", s.input, "--fwhm", s.fwhm, "-o", s.output,
-               "-j", std::to_string(s.threads_per_job), "--quiet"};
+  o.command = {self_exe, "smooth", s.input,
+               "--fwhm", s.fwhm,   "-o",
+               s.output, "-j",     std::to_string(s.threads_per_job),
+               "--quiet"};
   o.subjects_file = s.subjects;
   o.subject_args = s.args;
   o.threads_per_job = static_cast<int>(s.threads_per_job);
@@ -95,9 +98,11 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
 
   std::vector<JobHalf> halves;
   if (plan.smooth.present) {
-    halves.push_back({"smooth", jobs::plan_map(smooth_options(plan.smooth, settings.self_exe, settings.resume))});
+    halves.push_back({"smooth", jobs::plan_map(smooth_options(plan.smooth, settings.self_exe,
+                                                              settings.resume))});
   }
-  if (plan.jobs.present) halves.push_back({"jobs", jobs::plan_map(jobs_options(plan.jobs, settings.resume))});
+  if (plan.jobs.present)
+    halves.push_back({"jobs", jobs::plan_map(jobs_options(plan.jobs, settings.resume))});
   for (JobHalf& h : halves) {
     h.plan.pool.budget = &budget;
     h.plan.pool.cores_per_job = h.plan.pool.cores_per_job > 0 ? h.plan.pool.cores_per_job : 1;
@@ -114,7 +119,8 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
     svd_options = svd_run_options(plan.svd, settings.resume);
     BackendConfig cfg;
     cfg.device = parse_device(plan.svd.device);
-    cfg.threads = static_cast<int>(plan.svd.threads > 0 ? std::min<int64_t>(plan.svd.threads, out.cores) : out.cores);
+    cfg.threads = static_cast<int>(
+        plan.svd.threads > 0 ? std::min<int64_t>(plan.svd.threads, out.cores) : out.cores);
     for (int64_t g : plan.svd.gpus) cfg.gpus.push_back(static_cast<int>(g));
     std::shared_ptr<Backend> chosen =
         settings.svd_backend ? settings.svd_backend : make_backend(cfg, &out.svd_note);

@@ -12,9 +12,9 @@
 namespace tandem::run {
 
 struct RunSettings {
-  int cores = 0;          ///< the core budget; 0 = the cores this process may use
-  bool resume = false;    ///< resume both halves (complete SVD outputs, done jobs)
-  std::string self_exe;   ///< the tandem binary, run once per subject for [smooth]
+  int cores = 0;         ///< the core budget; 0 = the cores this process may use
+  bool resume = false;   ///< resume both halves (complete SVD outputs, done jobs)
+  std::string self_exe;  ///< the tandem binary, run once per subject for [smooth]
   /// The SVD backend to use instead of the one [svd]'s device picks (tests inject fakes).
   std::shared_ptr<Backend> svd_backend;
 };
@@ -24,10 +24,10 @@ struct RunOutcome {
   int cores = 0;
   bool has_svd = false;
   std::string svd_backend;
-  std::string svd_note;       ///< why the GPU is not used, when it is not
+  std::string svd_note;  ///< why the GPU is not used, when it is not
   SvdRunStats svd;
-  std::string svd_error;      ///< the SVD half could not run at all (its other items are lost)
-  std::vector<std::string> job_names;      ///< "smooth", "jobs": one per job half that ran
+  std::string svd_error;  ///< the SVD half could not run at all (its other items are lost)
+  std::vector<std::string> job_names;  ///< "smooth", "jobs": one per job half that ran
   std::vector<jobs::MapResult> job_runs;
   double jobs_seconds = 0;
   double wall_seconds = 0;

@@ -16,11 +16,16 @@ Algorithm parse_algorithm(const std::string& name) {
 
 std::string algorithm_name(Algorithm a) {
   switch (a) {
-    case Algorithm::kAuto: return "auto";
-    case Algorithm::kJacobi: return "jacobi";
-    case Algorithm::kPolar: return "polar";
-    case Algorithm::kQr: return "qr";
-    case Algorithm::kGram: return "gram";
+    case Algorithm::kAuto:
+      return "auto";
+    case Algorithm::kJacobi:
+      return "jacobi";
+    case Algorithm::kPolar:
+      return "polar";
+    case Algorithm::kQr:
+      return "qr";
+    case Algorithm::kGram:
+      return "gram";
   }
   return "auto";
 }

@@ -20,10 +20,10 @@ std::string algorithm_name(Algorithm a);
 
 /// What to compute, the same for every backend.
 struct SvdOptions {
-  bool full_matrices = true;    ///< numpy's full_matrices: U is m×m and Vh n×n, else m×k and k×n
-  bool values_only = false;     ///< only S (LAPACK's no-vector path); U and Vh are not written
-  bool check = false;           ///< fill ItemResult::check with residual and orthogonality
-  bool canonical_signs = false; ///< sklearn svd_flip: largest-|.| entry of each U column > 0
+  bool full_matrices = true;  ///< numpy's full_matrices: U is m×m and Vh n×n, else m×k and k×n
+  bool values_only = false;   ///< only S (LAPACK's no-vector path); U and Vh are not written
+  bool check = false;         ///< fill ItemResult::check with residual and orthogonality
+  bool canonical_signs = false;  ///< sklearn svd_flip: largest-|.| entry of each U column > 0
   Algorithm algorithm = Algorithm::kAuto;
 };
 
@@ -50,9 +50,9 @@ struct SvdTask {
 
 /// ‖A−U·S·Vh‖_F/‖A‖_F and the orthogonality ‖UᵀU−I‖_F, ‖Vh·Vhᵀ−I‖_F, plus LAPACK's test ratios.
 struct CheckMetrics {
-  double residual = 0;        ///< relative Frobenius residual (0 for a zero matrix)
-  double u_orthogonality = 0; ///< ‖UᵀU−I‖_F
-  double v_orthogonality = 0; ///< ‖Vh·Vhᵀ−I‖_F
+  double residual = 0;         ///< relative Frobenius residual (0 for a zero matrix)
+  double u_orthogonality = 0;  ///< ‖UᵀU−I‖_F
+  double v_orthogonality = 0;  ///< ‖Vh·Vhᵀ−I‖_F
   double residual_ratio = 0;  ///< ‖A−UΣVᵀ‖_1/(‖A‖_1·max(m,n)·ε); LAPACK passes below 35
   double orthogonality_ratio = 0;  ///< max(‖I−UᵀU‖, ‖I−VVᵀ‖)_1/(max(m,n)·ε)
 };
@@ -70,9 +70,9 @@ struct ItemResult {
 
 /// How the scheduler should drive a backend.
 struct BackendTraits {
-  int callers = 1;              ///< threads that may call svd() at once (CPU: workers; GPU: feeders)
-  int64_t batch_bytes = 0;      ///< input bytes to gather into one svd() call (0 = one matrix)
-  bool holds_cores = true;      ///< each caller keeps one CPU core busy (false for GPU feeders)
+  int callers = 1;          ///< threads that may call svd() at once (CPU: workers; GPU: feeders)
+  int64_t batch_bytes = 0;  ///< input bytes to gather into one svd() call (0 = one matrix)
+  bool holds_cores = true;  ///< each caller keeps one CPU core busy (false for GPU feeders)
 };
 
 /// The one interface of every SVD backend (CpuBackend in host/, CudaBackend in cuda/).
@@ -95,8 +95,8 @@ DeviceChoice parse_device(const std::string& name);
 /// Settings that pick and size a backend.
 struct BackendConfig {
   DeviceChoice device = DeviceChoice::kAuto;
-  int threads = 0;            ///< CPU worker threads; 0 = available_cores()
-  std::vector<int> gpus;      ///< device ordinals to use; empty = all visible
+  int threads = 0;        ///< CPU worker threads; 0 = available_cores()
+  std::vector<int> gpus;  ///< device ordinals to use; empty = all visible
 };
 
 /// Chooses the backend in one place (host/svd/backend_registry.cc). `note` receives one line

@@ -80,8 +80,8 @@ CheckMetrics compute_check(const SvdTask& task, const SvdOptions& opt) {
   }
   std::vector<double> r = a;
   if (k > 0) {
-    gemm('N', 'N', int(n), int(m), int(k), -1.0, w.data(), int(n), u.data(), int(uc), 1.0,
-         r.data(), int(n));
+    gemm('N', 'N', int(n), int(m), int(k), -1.0, w.data(), int(n), u.data(), int(uc), 1.0, r.data(),
+         int(n));
   }
   CheckMetrics out;
   const double eps = dtype_epsilon(task.dtype);
@@ -100,8 +100,8 @@ CheckMetrics compute_check(const SvdTask& task, const SvdOptions& opt) {
   double u_one = 0, v_one = 0;
   out.u_orthogonality = gram_minus_identity(gu, uc, &u_one);
   out.v_orthogonality = gram_minus_identity(gv, vr, &v_one);
-  out.orthogonality_ratio = std::max(u_one / (static_cast<double>(m) * eps),
-                                     v_one / (static_cast<double>(n) * eps));
+  out.orthogonality_ratio =
+      std::max(u_one / (static_cast<double>(m) * eps), v_one / (static_cast<double>(n) * eps));
   return out;
 }
 

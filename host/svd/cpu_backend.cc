@@ -57,9 +57,9 @@ Workspace<T>& thread_workspace() {
 // LAPACK sees the row-major m×n A as the column-major n×m Aᵀ = V Σ Uᵀ: its "U" is numpy's Vh
 // and its "VT" is numpy's U, both already in row-major order. No transposes anywhere.
 struct LapackDims {
-  int rows, cols;   // of Aᵀ: n, m
-  int ldu, ldvt;    // for Vh (as LAPACK's U) and U (as LAPACK's VT)
-  char job;         // 'A' full, 'S' economy, 'N' values only
+  int rows, cols;  // of Aᵀ: n, m
+  int ldu, ldvt;   // for Vh (as LAPACK's U) and U (as LAPACK's VT)
+  char job;        // 'A' full, 'S' economy, 'N' values only
 };
 
 LapackDims lapack_dims(const SvdShape& s, const SvdOptions& o) {
@@ -157,13 +157,15 @@ ItemResult CpuBackend::svd_one(const SvdTask& task, const SvdOptions& opt) {
   const SvdShape& sh = task.shape;
   if (sh.m <= 0 || sh.n <= 0) {
     return {ItemStatus::kFailed,
-            "empty matrix (" + std::to_string(sh.m) + "×" + std::to_string(sh.n) + ")", "", false,
+            "empty matrix (" + std::to_string(sh.m) + "×" + std::to_string(sh.n) + ")",
+            "",
+            false,
             {}};
   }
   std::string bad = find_non_finite(task.dtype, task.a, sh.m, sh.n);
   if (!bad.empty()) return {ItemStatus::kFailed, bad, "", false, {}};
-  ItemResult r = task.dtype == DType::kFloat32 ? run_lapack<float>(task, opt)
-                                               : run_lapack<double>(task, opt);
+  ItemResult r =
+      task.dtype == DType::kFloat32 ? run_lapack<float>(task, opt) : run_lapack<double>(task, opt);
   if (r.status != ItemStatus::kOk || opt.values_only) return r;
   if (opt.canonical_signs) {
     if (task.dtype == DType::kFloat32) {
@@ -179,8 +181,7 @@ ItemResult CpuBackend::svd_one(const SvdTask& task, const SvdOptions& opt) {
   return r;
 }
 
-std::vector<ItemResult> CpuBackend::svd(const std::vector<SvdTask>& batch,
-                                        const SvdOptions& opt) {
+std::vector<ItemResult> CpuBackend::svd(const std::vector<SvdTask>& batch, const SvdOptions& opt) {
   std::vector<ItemResult> out;
   out.reserve(batch.size());
   for (const SvdTask& t : batch) {

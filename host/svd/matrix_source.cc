@@ -75,7 +75,9 @@ std::vector<std::string> glob_paths(const std::string& pattern) {
   return out;
 }
 
-bool is_matrix_file(const fs::path& p) { return p.extension() == ".npy" || p.extension() == ".npz"; }
+bool is_matrix_file(const fs::path& p) {
+  return p.extension() == ".npy" || p.extension() == ".npz";
+}
 
 // Adds the sources of one file: one for an .npy, one per member for an .npz.
 void add_file(const std::string& path, const std::string& outdir, std::vector<SvdSource>& out) {

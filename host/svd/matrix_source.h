@@ -23,11 +23,11 @@ RandomSpec parse_random_spec(const std::string& text);
 
 /// One input stack of matrices and where its results go.
 struct SvdSource {
-  std::string label;        ///< for messages: "a.npy", "b.npz:member", "random"
-  std::string path;         ///< the file ("" for random data)
-  std::string member;       ///< .npz member, or ""
-  std::string output;       ///< final output path; "" when results are not written
-  std::string error;        ///< set when the input already failed while being listed
+  std::string label;   ///< for messages: "a.npy", "b.npz:member", "random"
+  std::string path;    ///< the file ("" for random data)
+  std::string member;  ///< .npz member, or ""
+  std::string output;  ///< final output path; "" when results are not written
+  std::string error;   ///< set when the input already failed while being listed
   bool is_random = false;
   RandomSpec random;
 

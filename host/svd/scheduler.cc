@@ -89,7 +89,10 @@ class Pipeline {
  public:
   Pipeline(const std::vector<SvdSource>& sources, Backend& backend, const SvdRunOptions& options,
            SvdObserver& observer)
-      : sources_(sources), backend_(backend), options_(options), observer_(observer),
+      : sources_(sources),
+        backend_(backend),
+        options_(options),
+        observer_(observer),
         traits_(backend.traits()) {}
 
   SvdRunStats run() {
@@ -128,8 +131,9 @@ class Pipeline {
         }
         total_ += count;
         if (stack->rows() == 0 || stack->cols() == 0) {
-          fail_source(src, count, "empty matrix (" + std::to_string(stack->rows()) + "×" +
-                                      std::to_string(stack->cols()) + ")");
+          fail_source(src, count,
+                      "empty matrix (" + std::to_string(stack->rows()) + "×" +
+                          std::to_string(stack->cols()) + ")");
           continue;
         }
         // A 3-D input stays 3-D in the output (also a (1, m, n) stack), as numpy keeps it.
@@ -254,8 +258,8 @@ class Pipeline {
       it.s.resize(sz.s);
       it.vh.resize(sz.vh);
       task_of[i] = tasks.size();
-      tasks.push_back({it.sink->dtype, it.sink->shape, it.a.data(), it.u.data(), it.s.data(),
-                       it.vh.data()});
+      tasks.push_back(
+          {it.sink->dtype, it.sink->shape, it.a.data(), it.u.data(), it.s.data(), it.vh.data()});
     }
     std::vector<ItemResult> results;
     try {
@@ -293,7 +297,8 @@ class Pipeline {
       ++failed_;
       sink.any_failed = true;
     }
-    SvdItemRecord rec{sink.source, it.index, 1, sink.shape.m, sink.shape.n, sink.dtype, std::move(r)};
+    SvdItemRecord rec{sink.source,  it.index,   1,           sink.shape.m,
+                      sink.shape.n, sink.dtype, std::move(r)};
     observer_.on_item(rec);
     it.a.release();
     it.u.release();
@@ -351,7 +356,8 @@ std::vector<std::string> output_arrays(const SvdOptions& opt) {
 std::string incomplete_path(const std::string& output) {
   const std::string suffix = ".npz";
   std::string stem = output;
-  if (stem.size() >= suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0) {
+  if (stem.size() >= suffix.size() &&
+      stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0) {
     stem.resize(stem.size() - suffix.size());
   }
   return stem + ".incomplete.npz";

@@ -30,10 +30,15 @@ class SvdObserver {
   /// One matrix (or a whole failed source) is finished.
   virtual void on_item(const SvdItemRecord& record) = 0;
   /// A source's output was skipped by --resume (already complete).
-  virtual void on_skipped(const SvdSource& source, int64_t count) { (void)source; (void)count; }
+  virtual void on_skipped(const SvdSource& source, int64_t count) {
+    (void)source;
+    (void)count;
+  }
   /// An output file was renamed into place; `complete` false for `<stem>.incomplete.npz`.
   virtual void on_output(const SvdSource& source, const std::string& path, bool complete) {
-    (void)source; (void)path; (void)complete;
+    (void)source;
+    (void)path;
+    (void)complete;
   }
 };
 

@@ -55,7 +55,8 @@ class WorkQueue {
     cv_.notify_all();
   }
   /// Empty result: the queue is closed and drained.
-  std::vector<T> pop_batch(const std::function<bool(const T& first, const T& next, std::size_t n)>& fits) {
+  std::vector<T> pop_batch(
+      const std::function<bool(const T& first, const T& next, std::size_t n)>& fits) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return closed_ || !items_.empty(); });
     std::vector<T> out;

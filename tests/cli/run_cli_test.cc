@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "cli_test_util.h"
@@ -38,8 +37,11 @@ TEST(RunCliTest, BothHalvesRunAndOneReportHoldsThem) {
   ScratchDir d;
   write(d / "plan.toml", "[svd]\nrandom = \"3x20x20\"\noutput = \"" + d / "svd" +
                              "\"\ndevice = \"cpu\"\n\n[jobs]\nargs = [\"a\", \"b\"]\n"
-                             "command = [\"sh\", \"-c\", \"echo {} > " + d / "out_{}" + "\"]\n"
-                             "outputs = [\"" + d / "out_{}" + "\"]\n");
+                             "command = [\"sh\", \"-c\", \"echo {} > " +
+                             d / "out_{}" +
+                             "\"]\n"
+                             "outputs = [\"" +
+                             d / "out_{}" + "\"]\n");
   auto r = run_command(tandem_bin() + " run -q " + d / "plan.toml" + " --report " + d / "r.json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(fs::exists(d / "svd/random.npz"));
@@ -69,8 +71,8 @@ TEST(RunCliTest, InterruptEndsJobsAndLeavesNoHalfWrittenOutput) {
   const std::string marker = "tandem-run-marker-" + std::to_string(getpid());
   write(d / "plan.toml", "[svd]\nrandom = \"400x200x200\"\noutput = \"" + d / "svd" +
                              "\"\ndevice = \"cpu\"\n\n[jobs]\nargs = [\"a\", \"b\", \"c\"]\n"
-                             "command = [\"sh\", \"-c\", \"touch " + d / "started_{}" +
-                             "; sleep 30 # " + marker + "\"]\n");
+                             "command = [\"sh\", \"-c\", \"touch " +
+                             d / "started_{}" + "; sleep 30 # " + marker + "\"]\n");
   pid_t pid = ::fork();
   if (pid == 0) {
     std::string cmd = "exec " + tandem_bin() + " run -q " + d / "plan.toml" + " >/dev/null 2>&1";
@@ -91,7 +93,8 @@ TEST(RunCliTest, InterruptEndsJobsAndLeavesNoHalfWrittenOutput) {
   EXPECT_FALSE(process_with_marker_exists(marker));
   // The random batch is one output: interrupted, it is discarded, never left half-written.
   if (fs::exists(d / "svd")) {
-    for (const auto& e : fs::directory_iterator(d / "svd")) ADD_FAILURE() << "left behind: " << e.path();
+    for (const auto& e : fs::directory_iterator(d / "svd"))
+      ADD_FAILURE() << "left behind: " << e.path();
   }
 }
 

@@ -6,10 +6,8 @@
 #include <unistd.h>
 
 #include <cstdio>
-
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "cli_test_util.h"
@@ -69,9 +67,9 @@ TEST_F(SvdCliTest, ValuesOnlyMatchesNumpy) {
 TEST_F(SvdCliTest, BadInputsAreNamedAndTheRestFinish) {
   auto r = tandem(dir_ / "bad" + " -o " + dir_ / "out --report " + dir_ / "r.json");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  for (const char* expect : {"magic.npy", "truncated.npy", "vector.npy", "complex.npy",
-                             "empty.npy", "nanstack.npy: matrix 1", "NaN or Inf", "mixed.npz:cplx",
-                             "unsupported dtype"}) {
+  for (const char* expect :
+       {"magic.npy", "truncated.npy", "vector.npy", "complex.npy", "empty.npy",
+        "nanstack.npy: matrix 1", "NaN or Inf", "mixed.npz:cplx", "unsupported dtype"}) {
     EXPECT_NE(r.output.find(expect), std::string::npos) << expect << "\n" << r.output;
   }
   EXPECT_TRUE(fs::exists(dir_ / "out/fine.npz"));

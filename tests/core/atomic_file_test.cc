@@ -28,7 +28,8 @@ std::string slurp(const std::string& p) {
 }
 
 std::size_t entries(const std::string& dir) {
-  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+  return static_cast<std::size_t>(
+      std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
 
 TEST(AtomicFileTest, FinalNameAppearsOnlyAtCommit) {

@@ -53,7 +53,8 @@ TEST(CoreBudgetTest, ManyThreadsNeverExceedTheBudget) {
         int n = b.acquire(1 + (t + i) % 2);
         int now = held += n;
         int prev = worst.load();
-        while (now > prev && !worst.compare_exchange_weak(prev, now)) {}
+        while (now > prev && !worst.compare_exchange_weak(prev, now)) {
+        }
         held -= n;
         b.release(n);
       }

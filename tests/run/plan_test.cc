@@ -94,7 +94,8 @@ TEST(PlanTest, MissingRequiredKeysAreNamed) {
   EXPECT_NE(error_of("[jobs]\nargs = [\"a\"]\n").find("[jobs] needs 'command'"), std::string::npos);
   EXPECT_NE(error_of("[jobs]\ncommand = [\"x\"]\n").find("'subjects'"), std::string::npos);
   EXPECT_NE(error_of("[svd]\ninputs = [\"a.npy\"]\n").find("'output'"), std::string::npos);
-  EXPECT_NE(error_of("[smooth]\nargs = [\"a\"]\ninput = \"x\"\n").find("'fwhm'"), std::string::npos);
+  EXPECT_NE(error_of("[smooth]\nargs = [\"a\"]\ninput = \"x\"\n").find("'fwhm'"),
+            std::string::npos);
   EXPECT_NE(error_of("").find("none of the tables"), std::string::npos);
 }
 

@@ -92,7 +92,8 @@ class RunnerTest : public ::testing::Test {
   std::vector<Interval> job_intervals(int subjects, int cores) {
     std::vector<Interval> out;
     for (int i = 0; i < subjects; ++i) {
-      std::ifstream s(dir_ + "/s" + std::to_string(i) + ".start"), e(dir_ + "/s" + std::to_string(i) + ".end");
+      std::ifstream s(dir_ + "/s" + std::to_string(i) + ".start"),
+          e(dir_ + "/s" + std::to_string(i) + ".end");
       Interval iv{0, 0, cores};
       s >> iv.start;
       e >> iv.end;

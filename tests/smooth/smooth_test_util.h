@@ -4,7 +4,6 @@
 // (TANDEM_PYTHON with numpy, scipy and nibabel), with the scripts under TANDEM_TESTS_DIR/smooth;
 // tests/test_env.cc gives all three their build-time values.
 
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>

@@ -28,9 +28,14 @@ template <typename T>
 Outcome decompose(const std::vector<double>& a64, int64_t m, int64_t n, SvdOptions opt) {
   std::vector<T> a(a64.begin(), a64.end());
   SvdShape sh{m, n};
-  std::vector<T> u(std::max<int64_t>(1, sh.u_elems(opt))), s(sh.k()), vh(std::max<int64_t>(1, sh.vh_elems(opt)));
-  SvdTask t{std::is_same<T, float>::value ? DType::kFloat32 : DType::kFloat64, sh, a.data(),
-            u.data(), s.data(), vh.data()};
+  std::vector<T> u(std::max<int64_t>(1, sh.u_elems(opt))), s(sh.k()),
+      vh(std::max<int64_t>(1, sh.vh_elems(opt)));
+  SvdTask t{std::is_same<T, float>::value ? DType::kFloat32 : DType::kFloat64,
+            sh,
+            a.data(),
+            u.data(),
+            s.data(),
+            vh.data()};
   CpuBackend cpu(1);
   opt.check = !opt.values_only;
   Outcome out{cpu.svd({t}, opt).at(0), std::vector<double>(s.begin(), s.end())};
@@ -110,8 +115,9 @@ TEST(CpuBackendTest, NonFiniteEntryFailsOnlyThatMatrix) {
   SvdOptions opt;
   SvdShape sh{5, 4};
   std::vector<double> u1(25), s1(4), v1(16), u2(25), s2(4), v2(16);
-  std::vector<SvdTask> batch = {{DType::kFloat64, sh, bad.data(), u1.data(), s1.data(), v1.data()},
-                                {DType::kFloat64, sh, good.data(), u2.data(), s2.data(), v2.data()}};
+  std::vector<SvdTask> batch = {
+      {DType::kFloat64, sh, bad.data(), u1.data(), s1.data(), v1.data()},
+      {DType::kFloat64, sh, good.data(), u2.data(), s2.data(), v2.data()}};
   CpuBackend cpu(1);
   auto r = cpu.svd(batch, opt);
   ASSERT_EQ(r.size(), 2u);

@@ -46,7 +46,8 @@ TEST(RandomSpecTest, ParsesShapeTypeAndSeed) {
 }
 
 TEST(RandomSpecTest, RejectsMalformedSpecs) {
-  for (const char* bad : {"20x1000", "0x3x3", "ax3x3", "2x3x3:float16", "2x3x3:seed=-1", "2x3x-3"}) {
+  for (const char* bad :
+       {"20x1000", "0x3x3", "ax3x3", "2x3x3:float16", "2x3x3:seed=-1", "2x3x-3"}) {
     EXPECT_THROW(parse_random_spec(bad), UsageError) << bad;
   }
 }

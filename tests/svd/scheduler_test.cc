@@ -23,13 +23,15 @@ namespace fs = std::filesystem;
 // negative; records how many tasks were in flight at once.
 class FakeBackend : public Backend {
  public:
-  explicit FakeBackend(int callers, int64_t batch_bytes = 0) : callers_(callers), batch_(batch_bytes) {}
+  explicit FakeBackend(int callers, int64_t batch_bytes = 0)
+      : callers_(callers), batch_(batch_bytes) {}
   std::string name() const override { return "fake"; }
   BackendTraits traits() const override { return {callers_, batch_, true}; }
   std::vector<ItemResult> svd(const std::vector<SvdTask>& batch, const SvdOptions&) override {
     int now = ++in_flight_;
     int prev = max_in_flight_.load();
-    while (now > prev && !max_in_flight_.compare_exchange_weak(prev, now)) {}
+    while (now > prev && !max_in_flight_.compare_exchange_weak(prev, now)) {
+    }
     max_batch_ = std::max<int>(max_batch_, static_cast<int>(batch.size()));
     std::vector<ItemResult> out;
     for (const SvdTask& t : batch) {
@@ -82,7 +84,8 @@ class SchedulerTest : public ::testing::Test {
   void write_stack(const std::string& name, const std::vector<double>& first) {
     std::vector<double> a(first.size() * 6, 0.5);
     for (std::size_t i = 0; i < first.size(); ++i) a[i * 6] = first[i];
-    io::write_npy(path(name), DType::kFloat64, {static_cast<int64_t>(first.size()), 3, 2}, a.data());
+    io::write_npy(path(name), DType::kFloat64, {static_cast<int64_t>(first.size()), 3, 2},
+                  a.data());
   }
   // Row `matrix` of the stacked S, a (count, k) array.
   std::vector<double> read_s(const std::string& file, int64_t matrix) {
@@ -126,7 +129,8 @@ TEST_F(SchedulerTest, FailedMatrixIsolatedAndOutputNeverGetsItsFinalName) {
 
 TEST_F(SchedulerTest, UnreadableInputFailsAloneAndOthersFinish) {
   write_stack("good.npy", {1, 2});
-  std::vector<SvdSource> sources = expand_inputs({path("missing.npy"), path("good.npy")}, path("out"));
+  std::vector<SvdSource> sources =
+      expand_inputs({path("missing.npy"), path("good.npy")}, path("out"));
   FakeBackend fake(2);
   Recorder rec;
   SvdRunStats st = run_svd_pipeline(sources, fake, {}, rec);

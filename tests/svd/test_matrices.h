@@ -46,8 +46,8 @@ inline void reflect_cols(std::vector<double>& a, int64_t rows, int64_t cols, std
 }
 
 /// A row-major m×n matrix whose singular values are `sigma` (min(m,n) of them, any order).
-inline std::vector<double> with_singular_values(int64_t m, int64_t n, const std::vector<double>& sigma,
-                                                uint64_t seed) {
+inline std::vector<double> with_singular_values(int64_t m, int64_t n,
+                                                const std::vector<double>& sigma, uint64_t seed) {
   std::vector<double> a(static_cast<std::size_t>(m * n), 0.0);
   for (std::size_t i = 0; i < sigma.size(); ++i) a[i * n + i] = sigma[i];
   std::mt19937_64 g(seed);
