@@ -15,7 +15,7 @@ declare -a SUMMARY=()
 
 # The whole run stays under 7.5 minutes: a step gets its own box or what is left, whichever
 # is shorter, and is skipped when under 20 s remain.
-DEADLINE=$((START + 450))
+DEADLINE=$((START + ${RUN_SECONDS:-450}))
 
 step() {  # step NAME SECONDS LOG CMD... : runs CMD with a timeout, logs, records the outcome
   local name=$1 limit=$2 log=$3; shift 3
