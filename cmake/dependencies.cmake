@@ -4,7 +4,8 @@ find_package(Threads REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
-find_package(Boost 1.74 REQUIRED COMPONENTS filesystem)
+# Boost.Filesystem serves tandem map only; without it map (and run) are left out.
+find_package(Boost 1.74 COMPONENTS filesystem)
 find_package(PkgConfig)
 
 # LAPACK through OpenBLAS when it is there (its single-thread switch pins BLAS inside workers);

@@ -24,7 +24,8 @@ constexpr int64_t kGramAutoAspect = 4;
 
 /// The route for `shape` under opt.algorithm. kAuto: gesvdjBatched up to 32×32, our Jacobi
 /// kernel where it fits, the Gram route for float32 economy shapes with p ≥ 4q, Xgesvd for
-/// full non-square outputs (gesvdp's full U is not known to be unitary there), else Xgesvdp.
+/// full non-square outputs, else per-matrix gesvdj (Xgesvd past gesvdj's int-sized API).
+/// Xgesvdp (kPolar) is used only when forced, and its results are always checked.
 /// A forced route that cannot take the shape gets the auto route and a sentence in `note`.
 /// kCpu for empty matrices.
 Route choose_route(const SvdShape& shape, DType dtype, const SvdOptions& opt,

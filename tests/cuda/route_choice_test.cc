@@ -35,12 +35,15 @@ TEST(RouteChoiceTest, ForcedRoutesAreHonoured) {
   EXPECT_EQ(note, "");
 }
 
-TEST(RouteChoiceTest, LargeMatricesUsePolarOrQrForFullNonSquare) {
+TEST(RouteChoiceTest, LargeMatricesUseJacobiOrQrForFullNonSquare) {
   std::string note;
   EXPECT_EQ(choose_route({1000, 1000}, DType::kFloat64, with(Algorithm::kAuto), {}, &note),
-            Route::kPolar);
+            Route::kGesvdj);
+  // Past the int-sized gesvdj API (p > 46340) the 64-bit Xgesvd takes over.
   EXPECT_EQ(choose_route({300, 60000}, DType::kFloat64, with(Algorithm::kAuto, false), {}, &note),
-            Route::kPolar);
+            Route::kQr);
+  EXPECT_EQ(choose_route({300, 6000}, DType::kFloat64, with(Algorithm::kAuto, false), {}, &note),
+            Route::kGesvdj);
   EXPECT_EQ(choose_route({1000, 40}, DType::kFloat32, with(Algorithm::kAuto), {}, &note),
             Route::kQr);
 }
@@ -53,7 +56,7 @@ TEST(RouteChoiceTest, Float32TallOrWideEconomyTakesTheCheckedGramRoute) {
   no_gram.gram_in_auto = false;
   EXPECT_EQ(
       choose_route({300, 60000}, DType::kFloat32, with(Algorithm::kAuto, false), no_gram, &note),
-      Route::kPolar);
+      Route::kQr);
   EXPECT_EQ(choose_route({500, 500}, DType::kFloat32, with(Algorithm::kGram), {}, &note),
             Route::kGram);
   EXPECT_EQ(note, "");
@@ -62,7 +65,7 @@ TEST(RouteChoiceTest, Float32TallOrWideEconomyTakesTheCheckedGramRoute) {
 TEST(RouteChoiceTest, GramSaysWhichRouteItUsedInstead) {
   std::string note;
   const Route r = choose_route({1000, 1000}, DType::kFloat64, with(Algorithm::kGram), {}, &note);
-  EXPECT_EQ(r, Route::kPolar);
+  EXPECT_EQ(r, Route::kGesvdj);
   EXPECT_NE(note.find("gram"), std::string::npos);
   EXPECT_NE(note.find(route_name(r)), std::string::npos);
 }
@@ -74,6 +77,8 @@ TEST(RouteChoiceTest, EmptyMatrixGoesToTheCpu) {
 
 TEST(RouteChoiceTest, RetriesEndOnTheCpu) {
   EXPECT_EQ(next_route(Route::kPolar), Route::kQr);
+  EXPECT_EQ(next_route(Route::kGram), Route::kQr);
+  EXPECT_EQ(next_route(Route::kGesvdj), Route::kQr);
   EXPECT_EQ(next_route(Route::kJacobiKernel), Route::kQr);
   EXPECT_EQ(next_route(Route::kGesvdjBatched), Route::kQr);
   EXPECT_EQ(next_route(Route::kQr), Route::kCpu);
