@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <random>
 
 #include "core/error.h"
 #include "io/npz.h"
@@ -17,6 +16,38 @@ namespace tandem {
 namespace fs = std::filesystem;
 
 namespace {
+
+// splitmix64: spreads a (seed, matrix index) pair into a well-mixed 64-bit state.
+uint64_t splitmix64(uint64_t& x) {
+  uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256+ (Blackman and Vigna): a few cycles per number where std::mt19937_64 and
+// uniform_real_distribution cost several times more, which showed as a tenth of the run
+// time of a 20×1000×1000 batch on two cores. Its top 53 bits are what a double needs.
+class Xoshiro256Plus {
+ public:
+  explicit Xoshiro256Plus(uint64_t seed) {
+    for (uint64_t& w : s_) w = splitmix64(seed);
+  }
+  uint64_t next() {
+    const uint64_t result = s_[0] + s_[3];
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = (s_[3] << 45) | (s_[3] >> 19);
+    return result;
+  }
+
+ private:
+  uint64_t s_[4];
+};
 
 // Uniform [0,1) matrices, each drawn from its own seeded generator so that any matrix can be
 // made on its own and the same spec always gives the same data.
@@ -31,15 +62,17 @@ class RandomStack : public io::MatrixStack {
   const std::string& stored_descr() const override { return descr_; }
   const std::string& where() const override { return where_; }
   void read(int64_t index, void* dst) override {
-    std::mt19937_64 gen(spec_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(index));
+    uint64_t key = spec_.seed * 0x9E3779B97F4A7C15ULL ^ static_cast<uint64_t>(index);
+    Xoshiro256Plus gen(splitmix64(key));
     const int64_t n = spec_.rows * spec_.cols;
-    constexpr double kScale = 1.0 / 9007199254740992.0;  // 2^-53: 53 random bits -> [0,1)
     if (spec_.dtype == DType::kFloat64) {
+      constexpr double kScale = 1.0 / 9007199254740992.0;  // 2^-53: 53 random bits -> [0,1)
       double* p = static_cast<double*>(dst);
-      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<double>(gen() >> 11) * kScale;
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<double>(gen.next() >> 11) * kScale;
     } else {
+      constexpr float kScale = 1.0f / 16777216.0f;  // 2^-24
       float* p = static_cast<float*>(dst);
-      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(gen() >> 40) * (1.0f / 16777216.0f);
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(gen.next() >> 40) * kScale;
     }
   }
 

@@ -153,8 +153,9 @@ class Pipeline {
       largest = std::max(largest, item_sizes({p.m, p.n}, p.dtype, options_.svd).total());
     }
     const int64_t callers = std::max(1, traits_.callers);
-    // Two items (or two batches) per caller: one being computed, one read ahead.
-    return std::max(2 * callers * largest, 2 * callers * traits_.batch_bytes);
+    // One item (or batch) per caller being computed and one read ahead in all: enough to keep
+    // every caller fed, as reading a matrix takes far less time than decomposing it.
+    return std::max((callers + 1) * largest, (callers + 1) * traits_.batch_bytes);
   }
 
   void fail_source(const SvdSource& src, int64_t count, const std::string& reason) {
