@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The plain C++ face of the cuda/ library: host/backend_registry.cc includes only this.
+// The plain C++ face of the cuda/ library. The library is a shared module that
+// host/backend_registry.cc loads with dlopen only on a machine with an NVIDIA driver: linked
+// in, cuSOLVER and cuBLAS alone cost every tandem process ~260 MB of resident memory and ~80 ms
+// of start-up, GPU or not. The registry reaches the functions below through CudaPlugin.
 
 #include <memory>
 #include <string>
@@ -23,4 +26,23 @@ std::string versions();
 std::shared_ptr<Backend> make_cuda_backend(const std::vector<int>& devices,
                                            std::shared_ptr<Backend> cpu_fallback);
 
+/// The module's entry points, as one versioned table.
+struct CudaPlugin {
+  int abi_version;
+  std::vector<GpuInfo> (*list_devices)(std::string* why_none);
+  std::string (*versions)();
+  std::shared_ptr<Backend> (*make_backend)(const std::vector<int>& devices,
+                                           std::shared_ptr<Backend> cpu_fallback);
+};
+
+/// Bumped whenever CudaPlugin or the types it passes change.
+constexpr int kCudaPluginAbi = 1;
+
+/// File name of the module and of its entry point.
+constexpr const char* kCudaPluginFile = "libtandem_cuda.so";
+constexpr const char* kCudaPluginSymbol = "tandem_cuda_plugin";
+
 }  // namespace tandem::cuda
+
+/// The module's one exported symbol: returns its table (never null).
+extern "C" const tandem::cuda::CudaPlugin* tandem_cuda_plugin();

@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// The one place that knows whether the CUDA backend is compiled in.
+// The one place that knows whether the CUDA backend is compiled in. It lives in a shared
+// module (cuda/cuda_api.h) loaded on first use, and only where an NVIDIA driver is installed,
+// so CPU machines never pay for loading cuSOLVER and cuBLAS.
 #include "backend_registry.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <climits>
+#include <mutex>
 
 #include "core/error.h"
 #include "svd/cpu_backend.h"
@@ -11,32 +19,68 @@
 
 namespace tandem {
 
-bool cuda_compiled_in() {
-#ifdef TANDEM_HAVE_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
-
-std::vector<GpuInfo> list_gpus(std::string* why_none) {
-#ifdef TANDEM_HAVE_CUDA
-  return cuda::list_devices(why_none);
-#else
-  if (why_none) *why_none = "this tandem was built without CUDA (TANDEM_CUDA=OFF or no nvcc)";
-  return {};
-#endif
-}
-
-std::string cuda_versions() {
-#ifdef TANDEM_HAVE_CUDA
-  return cuda::versions();
-#else
-  return "not compiled in";
-#endif
-}
-
 namespace {
+
+#ifdef TANDEM_HAVE_CUDA
+
+std::string exe_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<std::size_t>(n));
+  return path.substr(0, path.find_last_of('/'));
+}
+
+// The module beside the binary (build tree), in ../lib/tandem (installed), or where
+// TANDEM_CUDA_PLUGIN points.
+void* open_plugin(std::string* tried) {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("TANDEM_CUDA_PLUGIN")) candidates.emplace_back(env);
+  const std::string dir = exe_dir();
+  candidates.push_back(dir + "/" + cuda::kCudaPluginFile);
+  candidates.push_back(dir + "/../lib/tandem/" + cuda::kCudaPluginFile);
+  for (const std::string& c : candidates) {
+    if (void* h = ::dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL)) return h;
+    const char* err = ::dlerror();
+    *tried += (tried->empty() ? "" : "; ") + std::string(err ? err : c);
+  }
+  return nullptr;
+}
+
+struct PluginState {
+  const cuda::CudaPlugin* plugin = nullptr;
+  std::string why_none;  // set when plugin is null
+};
+
+const PluginState& plugin_state() {
+  static PluginState state;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // No driver, no GPU: answer without loading the CUDA libraries at all.
+    if (!::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL)) {
+      state.why_none = "no NVIDIA driver found (libcuda.so.1 is not installed)";
+      return;
+    }
+    std::string tried;
+    void* handle = open_plugin(&tried);
+    if (!handle) {
+      state.why_none = "the CUDA backend module could not be loaded: " + tried;
+      return;
+    }
+    using Entry = const cuda::CudaPlugin* (*)();
+    auto entry = reinterpret_cast<Entry>(::dlsym(handle, cuda::kCudaPluginSymbol));
+    const cuda::CudaPlugin* plugin = entry ? entry() : nullptr;
+    if (!plugin || plugin->abi_version != cuda::kCudaPluginAbi) {
+      state.why_none = std::string("the CUDA backend module ") + cuda::kCudaPluginFile +
+                       " does not match this tandem binary";
+      return;
+    }
+    state.plugin = plugin;
+  });
+  return state;
+}
+
+#endif
 
 // Devices to use: --gpus as given (each must exist), else every visible one.
 [[maybe_unused]] std::vector<int> pick_gpus(const std::vector<GpuInfo>& found,
@@ -59,6 +103,37 @@ namespace {
 
 }  // namespace
 
+bool cuda_compiled_in() {
+#ifdef TANDEM_HAVE_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::vector<GpuInfo> list_gpus(std::string* why_none) {
+#ifdef TANDEM_HAVE_CUDA
+  const PluginState& s = plugin_state();
+  if (!s.plugin) {
+    if (why_none) *why_none = s.why_none;
+    return {};
+  }
+  return s.plugin->list_devices(why_none);
+#else
+  if (why_none) *why_none = "this tandem was built without CUDA (TANDEM_CUDA=OFF or no nvcc)";
+  return {};
+#endif
+}
+
+std::string cuda_versions() {
+#ifdef TANDEM_HAVE_CUDA
+  const PluginState& s = plugin_state();
+  return s.plugin ? s.plugin->versions() : "not loaded (" + s.why_none + ")";
+#else
+  return "not compiled in";
+#endif
+}
+
 std::shared_ptr<Backend> make_backend(const BackendConfig& cfg, std::string* note) {
   auto cpu = std::make_shared<CpuBackend>(cfg.threads);
   if (cfg.device == DeviceChoice::kCpu) return cpu;
@@ -70,7 +145,7 @@ std::shared_ptr<Backend> make_backend(const BackendConfig& cfg, std::string* not
     return cpu;
   }
 #ifdef TANDEM_HAVE_CUDA
-  return cuda::make_cuda_backend(pick_gpus(gpus, cfg.gpus), cpu);
+  return plugin_state().plugin->make_backend(pick_gpus(gpus, cfg.gpus), cpu);
 #else
   return cpu;
 #endif
