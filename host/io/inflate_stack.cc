@@ -30,11 +30,11 @@ int unlinked_temp_file(const std::string& where) {
   return fd;
 }
 
-class InflatedStack final : public MatrixStack {
+class InflatedStack final : public LayoutStack {
  public:
   InflatedStack(std::shared_ptr<MappedFile> file, uint64_t offset, uint64_t csize, uint64_t usize,
                 std::string where)
-      : in_(file, offset, csize, where), where_(std::move(where)) {
+      : LayoutStack(std::move(where)), in_(file, offset, csize, where_) {
     const NpyHeader header = inflate_npy_header(in_, where_);
     header_size_ = header.data_offset;
     layout_ = make_layout(header, where_);
@@ -42,13 +42,6 @@ class InflatedStack final : public MatrixStack {
     one_ = layout_;
     one_.count = 1;
   }
-  int64_t count() const override { return layout_.count; }
-  int64_t rows() const override { return layout_.rows; }
-  int64_t cols() const override { return layout_.cols; }
-  int ndim() const override { return layout_.ndim; }
-  DType dtype() const override { return layout_.elem.out; }
-  const std::string& stored_descr() const override { return layout_.descr; }
-  const std::string& where() const override { return where_; }
 
   void read(int64_t index, void* dst) override {
     TANDEM_EXPECTS(index >= 0 && index < layout_.count, "matrix index out of range");
@@ -118,9 +111,7 @@ class InflatedStack final : public MatrixStack {
   }
 
   Inflater in_;
-  std::string where_;
   uint64_t header_size_ = 0;
-  StackLayout layout_;
   StackLayout one_;  // the layout of a single matrix, for converting from scratch_
   int64_t next_ = 0;
   std::vector<uint8_t> scratch_;

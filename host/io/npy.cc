@@ -14,23 +14,13 @@ namespace {
 
 const char* const kNeedMatrix = "need a matrix (2-D) or a stack of matrices (3-D)";
 
-class MappedStack final : public MatrixStack {
+class MappedStack final : public LayoutStack {
  public:
   MappedStack(std::shared_ptr<MappedFile> file, uint64_t offset, StackLayout layout,
               std::string where)
-      : file_(std::move(file)),
-        offset_(offset),
-        layout_(std::move(layout)),
-        where_(std::move(where)) {
+      : LayoutStack(std::move(where), std::move(layout)), file_(std::move(file)), offset_(offset) {
     if (!layout_.fortran) file_->advise_sequential(offset_, layout_.data_bytes);
   }
-  int64_t count() const override { return layout_.count; }
-  int64_t rows() const override { return layout_.rows; }
-  int64_t cols() const override { return layout_.cols; }
-  int ndim() const override { return layout_.ndim; }
-  DType dtype() const override { return layout_.elem.out; }
-  const std::string& stored_descr() const override { return layout_.descr; }
-  const std::string& where() const override { return where_; }
 
   void read(int64_t index, void* dst) override {
     TANDEM_EXPECTS(index >= 0 && index < layout_.count, "matrix index out of range");
@@ -45,8 +35,6 @@ class MappedStack final : public MatrixStack {
  private:
   std::shared_ptr<MappedFile> file_;
   uint64_t offset_;
-  StackLayout layout_;
-  std::string where_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "io/element_type.h"
 #include "io/mapped_file.h"
@@ -42,6 +43,24 @@ void check_data_size(const StackLayout& layout, uint64_t available, const std::s
 /// Copies matrix `index` of an array whose data starts at `data` (all `layout.data_bytes` of it)
 /// into `dst`, row-major and converted to layout.elem.out.
 void copy_matrix(const uint8_t* data, const StackLayout& layout, int64_t index, void* dst);
+
+/// The shape half of a MatrixStack, answered from its StackLayout; subclasses supply read().
+class LayoutStack : public MatrixStack {
+ public:
+  int64_t count() const override { return layout_.count; }
+  int64_t rows() const override { return layout_.rows; }
+  int64_t cols() const override { return layout_.cols; }
+  int ndim() const override { return layout_.ndim; }
+  DType dtype() const override { return layout_.elem.out; }
+  const std::string& stored_descr() const override { return layout_.descr; }
+  const std::string& where() const override { return where_; }
+
+ protected:
+  explicit LayoutStack(std::string where, StackLayout layout = {})
+      : where_(std::move(where)), layout_(std::move(layout)) {}
+  std::string where_;
+  StackLayout layout_;
+};
 
 /// A MatrixStack reading from a mapped file: `data_offset` is where the array data begins.
 std::unique_ptr<MatrixStack> make_mapped_stack(std::shared_ptr<MappedFile> file,
