@@ -43,6 +43,15 @@ int main_impl(int argc, char** argv) {
       "130 interrupted.",
       "tandem"};
   app.set_version_flag("--version", std::string("tandem ") + TANDEM_VERSION);
+  app.footer(
+      "Examples:\n"
+      "  tandem demo                                  toy SVD batch + small fMRI study, both at "
+      "once\n"
+      "  tandem svd data/*.npy -o results/            U, S, Vh per input, as np.linalg.svd\n"
+      "  tandem map --subjects subjects.txt --timeout 30m -- cmd --input {}.nii.gz\n"
+      "  tandem smooth bold.nii.gz --fwhm 6 -o bold_sm6.nii.gz\n"
+      "  tandem run plan.toml --report run.json\n"
+      "Each command has --help; README.md has the details.");
   app.require_subcommand(1);
   auto& entries = registry();
   std::sort(entries.begin(), entries.end(),

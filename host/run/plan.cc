@@ -69,12 +69,11 @@ std::vector<Field> jobs_fields(JobsPlan& p) {
 }
 
 std::vector<Field> smooth_fields(SmoothPlan& p) {
-  return {{"subjects", Kind::kString, &p.subjects},
-          {"args", Kind::kStrings, &p.args},
-          {"input", Kind::kString, &p.input},
-          {"output", Kind::kString, &p.output},
-          {"fwhm", Kind::kText, &p.fwhm},
-          {"threads_per_job", Kind::kInt, &p.threads_per_job}};
+  return {
+      {"subjects", Kind::kString, &p.subjects}, {"args", Kind::kStrings, &p.args},
+      {"input", Kind::kString, &p.input},       {"output", Kind::kString, &p.output},
+      {"fwhm", Kind::kText, &p.fwhm},           {"threads_per_job", Kind::kInt, &p.threads_per_job},
+      {"results", Kind::kString, &p.results}};
 }
 
 std::string known_keys(const std::vector<Field>& fields) {

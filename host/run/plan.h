@@ -49,6 +49,7 @@ struct SmoothPlan {
   std::string output;  ///< template
   std::string fwhm;    ///< "6" or "6,6,8"
   int64_t threads_per_job = 1;
+  std::string results;  ///< per-subject stdout/stderr directory ("" = failed jobs' logs only)
 };
 
 /// A whole plan. Any table may be absent (but not all of them).

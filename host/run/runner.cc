@@ -85,6 +85,7 @@ jobs::MapOptions smooth_options(const SmoothPlan& s, const std::string& self_exe
   o.subject_args = s.args;
   o.threads_per_job = static_cast<int>(s.threads_per_job);
   o.outputs = {s.output};  // a subject whose output exists is done; a failed one leaves none
+  o.results_dir = s.results;
   o.resume = resume;
   return o;
 }

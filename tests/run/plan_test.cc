@@ -32,6 +32,7 @@ args = ["sub-01", "sub-02"]
 input = "data/{}_bold.nii.gz"
 output = "out/{}_desc-sm6_bold.nii.gz"
 fwhm = 6
+results = "logs/smooth"
 )";
 
 // The UsageError's message for a plan text, or "" when it parses.
@@ -55,6 +56,7 @@ TEST(PlanTest, ReadsEveryTable) {
   EXPECT_EQ(p.jobs.threads_per_job, 2);
   EXPECT_EQ(p.smooth.fwhm, "6");
   EXPECT_EQ(p.smooth.args.size(), 2u);
+  EXPECT_EQ(p.smooth.results, "logs/smooth");
 }
 
 TEST(PlanTest, AbsentTablesStayAbsent) {
