@@ -48,7 +48,14 @@ void CliObserver::on_item(const SvdItemRecord& r) {
   if (report_) {
     nlohmann::json item = item_json(r);
     if (!prefix_.empty()) item["half"] = "svd";
-    report_->add_item(item);
+    // Called on a worker thread: a report that cannot be written (disk full) must not take the
+    // run down with it. Say so once and stop writing it; the results themselves go on.
+    try {
+      report_->add_item(item);
+    } catch (const std::exception& e) {
+      progress_.failure(std::string("tandem: error: the report is not written: ") + e.what());
+      report_ = nullptr;
+    }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   const double rate = secs > 0 ? static_cast<double>(finished_) / secs : 0;

@@ -22,9 +22,11 @@ std::vector<GpuInfo> list_devices(std::string* why_none);
 std::string versions();
 
 /// The CUDA SVD backend on the given device ordinals (all of `devices` must be usable).
-/// `cpu_fallback` receives matrices no GPU route can take (too large, or failed every route).
+/// `cpu_fallback` receives matrices that failed every GPU route, and those too large for the
+/// device unless `gpu_required` (--device gpu), which makes them per-item errors instead.
 std::shared_ptr<Backend> make_cuda_backend(const std::vector<int>& devices,
-                                           std::shared_ptr<Backend> cpu_fallback);
+                                           std::shared_ptr<Backend> cpu_fallback,
+                                           bool gpu_required = false);
 
 /// The module's entry points, as one versioned table.
 struct CudaPlugin {
@@ -32,11 +34,12 @@ struct CudaPlugin {
   std::vector<GpuInfo> (*list_devices)(std::string* why_none);
   std::string (*versions)();
   std::shared_ptr<Backend> (*make_backend)(const std::vector<int>& devices,
-                                           std::shared_ptr<Backend> cpu_fallback);
+                                           std::shared_ptr<Backend> cpu_fallback,
+                                           bool gpu_required);
 };
 
 /// Bumped whenever CudaPlugin or the types it passes change.
-constexpr int kCudaPluginAbi = 1;
+constexpr int kCudaPluginAbi = 2;
 
 /// File name of the module and of its entry point.
 constexpr const char* kCudaPluginFile = "libtandem_cuda.so";

@@ -204,10 +204,16 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
   while (chunk > 1 && chunk_bytes(shape, dtype, opt, route, chunk) > budget) chunk /= 2;
   const std::size_t need = chunk_bytes(shape, dtype, opt, route, chunk);
   if (need > budget) {
-    return run_on_cpu(group, opt,
-                      "too large for " + dev.name + " (needs about " + gib(need) + ", " +
-                          gib(budget) + " usable); solved on the CPU",
-                      results);
+    const std::string why = "too large for " + dev.name + " (needs about " + gib(need) + ", " +
+                            gib(budget) + " usable)";
+    if (options_.cpu_for_too_large)
+      return run_on_cpu(group, opt, why + "; solved on the CPU", results);
+    for (std::size_t i = 0; i < group.tasks.size(); ++i) {
+      ItemResult& r = results[group.index[i]];
+      r.status = ItemStatus::kFailed;
+      r.message = why + "; --device gpu does not fall back to the CPU (use --device auto)";
+    }
+    return;
   }
   const int jobs = (n + chunk - 1) / chunk;
   int active = std::max(1, std::min({k, jobs, int(budget / need)}));
@@ -318,8 +324,11 @@ void CudaBackend::finish_item(GpuWorker& worker, const SvdTask& task, const SvdO
 }
 
 std::shared_ptr<Backend> make_cuda_backend(const std::vector<int>& devices,
-                                           std::shared_ptr<Backend> cpu_fallback) {
-  return std::make_shared<CudaBackend>(devices, std::move(cpu_fallback));
+                                           std::shared_ptr<Backend> cpu_fallback,
+                                           bool gpu_required) {
+  CudaBackendOptions options;
+  options.cpu_for_too_large = !gpu_required;
+  return std::make_shared<CudaBackend>(devices, std::move(cpu_fallback), options);
 }
 
 }  // namespace tandem::cuda

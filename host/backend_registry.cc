@@ -145,7 +145,8 @@ std::shared_ptr<Backend> make_backend(const BackendConfig& cfg, std::string* not
     return cpu;
   }
 #ifdef TANDEM_HAVE_CUDA
-  return plugin_state().plugin->make_backend(pick_gpus(gpus, cfg.gpus), cpu);
+  return plugin_state().plugin->make_backend(pick_gpus(gpus, cfg.gpus), cpu,
+                                             cfg.device == DeviceChoice::kGpu);
 #else
   return cpu;
 #endif

@@ -161,6 +161,23 @@ TEST(CudaFailureTest, MatrixTooLargeForTheDeviceIsSolvedOnTheCpu) {
   EXPECT_LT(compute_check(big.task, opt).residual_ratio, 35.0);
 }
 
+TEST(CudaFailureTest, MatrixTooLargeIsAnItemErrorWhenTheGpuIsRequired) {
+  TANDEM_REQUIRE_DEVICE();
+  cuda::CudaBackendOptions small;
+  small.streams_per_device = 2;
+  small.memory_limit = int64_t(32) << 20;
+  small.cpu_for_too_large = false;
+  cuda::CudaBackend gpu({0}, std::make_shared<CpuBackend>(1), small);
+  SvdOptions opt;
+  OwnedTask big(DType::kFloat64, 1500, 1500, opt, uniform(1500, 1500, 4));
+  OwnedTask fits(DType::kFloat64, 40, 40, opt, uniform(40, 40, 5));
+  const std::vector<ItemResult> r = gpu.svd({big.task, fits.task}, opt);
+  EXPECT_EQ(r[0].status, ItemStatus::kFailed);
+  EXPECT_NE(r[0].message.find("too large"), std::string::npos) << r[0].message;
+  EXPECT_NE(r[0].message.find("--device gpu"), std::string::npos) << r[0].message;
+  EXPECT_EQ(r[1].status, ItemStatus::kOk) << r[1].message;
+}
+
 TEST(CudaFailureTest, UnknownDeviceOrdinalThrowsCudaError) {
   TANDEM_REQUIRE_DEVICE();
   EXPECT_THROW(cuda::make_cuda_backend({4096}, nullptr), CudaError);
