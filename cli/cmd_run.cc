@@ -66,7 +66,7 @@ int run_run(const RunArgs& a) {
   }
   install_interrupt_handlers();
   CliObserver svd_observer(line, report.get(), "svd ");
-  MapPrinter job_printer(line, 0);
+  MapPrinter job_printer(line, 0, 1, "jobs ");
   run::RunSettings settings{a.cores, a.resume, self_exe()};
   run::RunOutcome o = run::run_plan(plan, settings, svd_observer, &job_printer);
   if (!o.svd_note.empty()) line.event("tandem: " + o.svd_note);

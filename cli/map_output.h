@@ -28,8 +28,10 @@ inline std::string describe_job(const jobs::JobResult& r) {
 /// Called from the pool's thread only.
 class MapPrinter : public jobs::PoolObserver {
  public:
-  /// `total` jobs to expect, for "[n/total]" (0 when unknown: "[n]").
-  MapPrinter(ProgressLine& line, std::size_t total) : line_(line), total_(total) {}
+  /// `total` jobs to expect, for "[n/total]" (0 when unknown: "[n]"); the status goes to slot
+  /// `slot` of `line`, after `prefix` (`tandem run` shows "jobs " under the SVD's line).
+  MapPrinter(ProgressLine& line, std::size_t total, std::size_t slot = 0, std::string prefix = "")
+      : line_(line), total_(total), slot_(slot), prefix_(std::move(prefix)) {}
 
   void job_retrying(const jobs::JobResult& r, double delay) override {
     line_.event("retry " + r.name + " in " + format_duration(delay) + " after attempt " +
@@ -70,7 +72,7 @@ class MapPrinter : public jobs::PoolObserver {
       double eta = p.elapsed / static_cast<double>(p.done) * static_cast<double>(p.total - p.done);
       text += ", ETA " + format_duration(eta);
     }
-    line_.status(text);
+    line_.status(prefix_ + text, slot_);
   }
 
   void stopping(const std::string& reason) override {
@@ -80,6 +82,8 @@ class MapPrinter : public jobs::PoolObserver {
  private:
   ProgressLine& line_;
   std::size_t total_;
+  std::size_t slot_;
+  std::string prefix_;
   std::size_t finished_ = 0;
 };
 

@@ -19,32 +19,51 @@ int terminal_width(int fd) {
 
 }  // namespace
 
-ProgressLine::ProgressLine(std::FILE* out, bool enabled) : out_(out), enabled_(enabled) {
+ProgressLine::ProgressLine(std::FILE* out, bool enabled, int terminal)
+    : out_(out), enabled_(enabled) {
   const char* term = std::getenv("TERM");
-  tty_ = isatty(fileno(out)) && !(term && std::strcmp(term, "dumb") == 0);
+  tty_ = terminal >= 0 ? terminal == 1
+                       : isatty(fileno(out)) && !(term && std::strcmp(term, "dumb") == 0);
   color_ = tty_ && std::getenv("NO_COLOR") == nullptr;
 }
 
 ProgressLine::~ProgressLine() { finish(); }
 
-void ProgressLine::status(const std::string& text) {
+// Moves to the first status line and clears it and everything below.
+void ProgressLine::clear_locked() {
+  if (lines_shown_ == 0) return;
+  std::fputs("\r", out_);
+  for (std::size_t i = 1; i < lines_shown_; ++i) std::fputs("\x1b[1A", out_);
+  std::fputs("\x1b[J", out_);
+  lines_shown_ = 0;
+}
+
+void ProgressLine::draw_locked() {
+  // Elide to the terminal width so no line wraps (a wrapped line cannot be overprinted).
+  const std::size_t width = static_cast<std::size_t>(terminal_width(fileno(out_))) - 1;
+  for (const std::string& text : slots_) {
+    if (text.empty()) continue;
+    std::string shown = text.size() > width ? text.substr(0, width - 3) + "..." : text;
+    std::fprintf(out_, "%s%s\x1b[K", lines_shown_ > 0 ? "\n" : "", shown.c_str());
+    ++lines_shown_;
+  }
+}
+
+void ProgressLine::status(const std::string& text, std::size_t slot) {
   if (!enabled_ || !tty_) return;
   std::lock_guard<std::mutex> lock(mu_);
-  last_status_ = text;
-  // Elide to the terminal width so the line never wraps (a wrapped line cannot be overprinted).
-  std::string shown = text;
-  std::size_t width = static_cast<std::size_t>(terminal_width(fileno(out_))) - 1;
-  if (shown.size() > width) shown = shown.substr(0, width - 3) + "...";
-  std::fprintf(out_, "\r%s\x1b[K", shown.c_str());
+  if (slots_.size() <= slot) slots_.resize(slot + 1);
+  slots_[slot] = text;
+  clear_locked();
+  draw_locked();
   std::fflush(out_);
-  status_shown_ = true;
 }
 
 void ProgressLine::print_line(const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (status_shown_) std::fputs("\r\x1b[K", out_);
+  clear_locked();
   std::fprintf(out_, "%s\n", text.c_str());
-  if (status_shown_ && !last_status_.empty()) std::fprintf(out_, "%s\x1b[K", last_status_.c_str());
+  draw_locked();
   std::fflush(out_);
 }
 
@@ -58,12 +77,9 @@ void ProgressLine::failure(const std::string& text) {
 
 void ProgressLine::finish() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (status_shown_) {
-    std::fputs("\r\x1b[K", out_);
-    std::fflush(out_);
-    status_shown_ = false;
-  }
-  last_status_.clear();
+  clear_locked();
+  slots_.clear();
+  std::fflush(out_);
 }
 
 std::string format_duration(double seconds) {

@@ -4,19 +4,23 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace tandem {
 
-/// The ninja-style status line: overprinted in place on a terminal (TERM not dumb), one line per
-/// event otherwise. Thread-safe. Writes to the FILE it is given (cli/ passes stderr).
+/// The ninja-style status lines: overprinted in place on a terminal (TERM not dumb), one line
+/// per event otherwise. Each kind of work has a slot of its own (`tandem run` shows the SVD in
+/// slot 0 and the jobs in slot 1), drawn one under the other. Thread-safe. Writes to the FILE
+/// it is given (cli/ passes stderr).
 class ProgressLine {
  public:
-  /// `enabled` false (--quiet) prints only failures.
-  ProgressLine(std::FILE* out, bool enabled);
+  /// `enabled` false (--quiet) prints only failures. `terminal` forces (true) or denies (false)
+  /// terminal behaviour; by default it is detected.
+  ProgressLine(std::FILE* out, bool enabled, int terminal = -1);
   ~ProgressLine();
 
-  /// Replaces the status text (on a TTY); ignored when not a TTY.
-  void status(const std::string& text);
+  /// Replaces the text of status slot `slot` (on a TTY); ignored when not a TTY.
+  void status(const std::string& text, std::size_t slot = 0);
   /// A line that stays (an event): printed above the status line on a TTY.
   void event(const std::string& text);
   /// A failure: always printed, even when quiet.
@@ -30,12 +34,14 @@ class ProgressLine {
 
  private:
   void print_line(const std::string& text);
+  void clear_locked();
+  void draw_locked();
   std::FILE* out_;
   bool enabled_;
   bool tty_;
   bool color_;
-  bool status_shown_ = false;
-  std::string last_status_;
+  std::size_t lines_shown_ = 0;  // status lines on screen, the cursor at the end of the last
+  std::vector<std::string> slots_;
   std::mutex mu_;
 };
 

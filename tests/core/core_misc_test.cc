@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +43,42 @@ TEST(ProgressTest, FormatsDurationsLikeAClock) {
   EXPECT_EQ(format_duration(0), "0:00");
   EXPECT_EQ(format_duration(42.4), "0:42");
   EXPECT_EQ(format_duration(3723), "1:02:03");
+}
+
+// Everything a ProgressLine wrote to a temporary file.
+template <typename Fn>
+std::string captured(int terminal, Fn fn) {
+  std::FILE* f = std::tmpfile();
+  {
+    ProgressLine line(f, true, terminal);
+    fn(line);
+  }
+  std::rewind(f);
+  std::string out;
+  for (int c; (c = std::fgetc(f)) != EOF;) out.push_back(static_cast<char>(c));
+  std::fclose(f);
+  return out;
+}
+
+TEST(ProgressTest, TwoStatusSlotsAreRedrawnUnderAnEvent) {
+  std::string out = captured(1, [](ProgressLine& line) {
+    line.status("svd [1/4]", 0);
+    line.status("jobs [0/8]", 1);
+    line.event("wrote a.npz");
+  });
+  // The event clears both status lines (up one, clear below), then both are drawn again.
+  const std::string redraw = "\r\x1b[1A\x1b[Jwrote a.npz\nsvd [1/4]\x1b[K\njobs [0/8]\x1b[K";
+  EXPECT_NE(out.find(redraw), std::string::npos) << out;
+  // finish() leaves no status behind.
+  EXPECT_EQ(out.substr(out.size() - 8), "\r\x1b[1A\x1b[J");
+}
+
+TEST(ProgressTest, WithoutATerminalOnlyEventsArePrinted) {
+  std::string out = captured(0, [](ProgressLine& line) {
+    line.status("svd [1/4]");
+    line.event("wrote a.npz");
+  });
+  EXPECT_EQ(out, "wrote a.npz\n");
 }
 
 TEST(ReportWriterTest, StreamsItemsIntoOneValidDocument) {
