@@ -69,13 +69,14 @@ jobs::MapOptions jobs_options(const JobsPlan& j, bool resume) {
   o.mem_per_job =
       j.mem_per_job.empty() ? 0 : jobs::parse_bytes(j.mem_per_job, "[jobs] mem_per_job");
   o.joblog = j.joblog;
-  o.resume = resume;
+  // Declared outputs already mark done subjects; the joblog adds the rest when there is one.
+  o.resume = resume && !j.joblog.empty();
   o.results_dir = j.results;
   o.outputs = j.outputs;
   return o;
 }
 
-jobs::MapOptions smooth_options(const SmoothPlan& s, const std::string& self_exe, bool resume) {
+jobs::MapOptions smooth_options(const SmoothPlan& s, const std::string& self_exe) {
   jobs::MapOptions o;
   o.command = {self_exe, "smooth", s.input,
                "--fwhm", s.fwhm,   "-o",
@@ -86,7 +87,6 @@ jobs::MapOptions smooth_options(const SmoothPlan& s, const std::string& self_exe
   o.threads_per_job = static_cast<int>(s.threads_per_job);
   o.outputs = {s.output};  // a subject whose output exists is done; a failed one leaves none
   o.results_dir = s.results;
-  o.resume = resume;
   return o;
 }
 
@@ -99,8 +99,7 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
 
   std::vector<JobHalf> halves;
   if (plan.smooth.present) {
-    halves.push_back({"smooth", jobs::plan_map(smooth_options(plan.smooth, settings.self_exe,
-                                                              settings.resume))});
+    halves.push_back({"smooth", jobs::plan_map(smooth_options(plan.smooth, settings.self_exe))});
   }
   if (plan.jobs.present)
     halves.push_back({"jobs", jobs::plan_map(jobs_options(plan.jobs, settings.resume))});

@@ -43,8 +43,10 @@ struct RunOutcome {
 RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& svd_observer,
                     jobs::PoolObserver* job_observer);
 
-/// The MapOptions of a [jobs] table, or of the built-in smoothing job of a [smooth] table.
+/// The MapOptions of a [jobs] table. Declared outputs already skip done subjects; `resume`
+/// also skips those that succeeded in the table's joblog, when it names one.
 jobs::MapOptions jobs_options(const JobsPlan& jobs, bool resume);
-jobs::MapOptions smooth_options(const SmoothPlan& smooth, const std::string& self_exe, bool resume);
+/// The built-in smoothing job of a [smooth] table: a subject whose output exists is done.
+jobs::MapOptions smooth_options(const SmoothPlan& smooth, const std::string& self_exe);
 
 }  // namespace tandem::run

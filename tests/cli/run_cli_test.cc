@@ -53,6 +53,25 @@ TEST(RunCliTest, BothHalvesRunAndOneReportHoldsThem) {
   EXPECT_EQ(j["summary"]["jobs"]["jobs"]["subjects"].size(), 2u);
 }
 
+TEST(RunCliTest, ResumeSkipsFinishedWorkInBothHalves) {
+  ScratchDir d;
+  write(d / "plan.toml", "[svd]\nrandom = \"2x20x20\"\noutput = \"" + d / "svd" +
+                             "\"\ndevice = \"cpu\"\n\n[jobs]\nargs = [\"a\", \"b\"]\n"
+                             "command = [\"sh\", \"-c\", \"echo x >> " +
+                             d / "runs" + "; echo {} > " + d / "out_{}" + "\"]\noutputs = [\"" +
+                             d / "out_{}" + "\"]\n");
+  ASSERT_EQ(run_command(tandem_bin() + " run -q " + d / "plan.toml").exit_code, 0);
+  fs::remove(d / "out_b");
+  auto r = run_command(tandem_bin() + " run " + d / "plan.toml" + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 skipped"), std::string::npos) << r.output;  // the SVD half
+  std::ifstream runs(d / "runs");
+  int lines = 0;
+  for (std::string l; std::getline(runs, l);) ++lines;
+  EXPECT_EQ(lines, 3);  // a, b, then b again
+  EXPECT_TRUE(fs::exists(d / "out_b"));
+}
+
 TEST(RunCliTest, PlanErrorsExitTwoNamingLineAndKey) {
   ScratchDir d;
   write(d / "plan.toml", "[jobs]\nargs = [\"a\"]\ncommand = [\"true\"]\nretrys = 2\n");
