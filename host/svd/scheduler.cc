@@ -206,7 +206,7 @@ class Pipeline {
       try {
         stack = p.source->open();
         sink = make_sink(p);
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {  // also filesystem and allocation failures
         fail_source(*p.source, p.count, e.what());
         continue;
       }
@@ -223,6 +223,10 @@ class Pipeline {
           stack->read(i, item.a.data());
         } catch (const InputError& e) {
           item.read_error = e.reason();
+        } catch (const std::exception& e) {
+          // Any failure to read one matrix is that matrix's failure: the reader must go on, or
+          // the workers waiting on the queue would never be joined.
+          item.read_error = e.what();
         }
         queue_.push(std::move(item));
       }
@@ -287,7 +291,7 @@ class Pipeline {
     if (sink.writer) {
       try {
         write_result(sink, it, sz);
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {
         r.status = ItemStatus::kFailed;
         r.message = e.what();
       }
@@ -331,7 +335,7 @@ class Pipeline {
         sink.writer->commit(incomplete_path(out));
         observer_.on_output(*sink.source, incomplete_path(out), false);
       }
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       fail_source(*sink.source, 0, e.what());
     }
     sink.writer.reset();
