@@ -8,23 +8,13 @@
 
 namespace tandem::cuda {
 
+JacobiParams::JacobiParams() { TANDEM_CUSOLVER_TRY(cusolverDnCreateGesvdjInfo(&p_)); }
+JacobiParams::~JacobiParams() { TANDEM_CUSOLVER_TRY_NO_THROW(cusolverDnDestroyGesvdjInfo(p_)); }
+
 namespace {
 
 template <typename T>
 constexpr cudaDataType kDataType = std::is_same_v<T, double> ? CUDA_R_64F : CUDA_R_32F;
-
-// gesvdj's parameter object (tolerance, sweeps): library defaults (machine ε, 100 sweeps).
-class JacobiParams {
- public:
-  JacobiParams() { TANDEM_CUSOLVER_TRY(cusolverDnCreateGesvdjInfo(&p_)); }
-  ~JacobiParams() { TANDEM_CUSOLVER_TRY_NO_THROW(cusolverDnDestroyGesvdjInfo(p_)); }
-  JacobiParams(const JacobiParams&) = delete;
-  JacobiParams& operator=(const JacobiParams&) = delete;
-  gesvdjInfo_t get() const { return p_; }
-
- private:
-  gesvdjInfo_t p_ = nullptr;
-};
 
 cusolverEigMode_t jobz(bool vectors) {
   return vectors ? CUSOLVER_EIG_MODE_VECTOR : CUSOLVER_EIG_MODE_NOVECTOR;
@@ -112,7 +102,7 @@ void run_qr(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const Sol
 
 template <typename T>
 void run_gesvdj(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const SolveArgs<T>& a) {
-  JacobiParams params;
+  const JacobiParams& params = ws.jacobi_params();
   const std::size_t bytes = gesvdj_bytes(h, a, params.get());
   ws.device.reserve(bytes, stream);
   T* work = reinterpret_cast<T*>(ws.device.data());
@@ -131,7 +121,7 @@ void run_gesvdj(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const
 // columns when the worker copies results out.
 template <typename T>
 void run_batched(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const SolveArgs<T>& a) {
-  JacobiParams params;
+  const JacobiParams& params = ws.jacobi_params();
   const std::size_t bytes = batched_bytes(h, a, params.get());
   ws.device.reserve(bytes, stream);
   T* work = reinterpret_cast<T*>(ws.device.data());

@@ -41,12 +41,31 @@ struct SolveArgs {
   int* info = nullptr;   ///< one per matrix; 0 = converged
 };
 
+/// gesvdj's parameter object (tolerance, sweeps): library defaults (machine ε, 100 sweeps).
+class JacobiParams {
+ public:
+  JacobiParams();
+  ~JacobiParams();
+  JacobiParams(const JacobiParams&) = delete;
+  JacobiParams& operator=(const JacobiParams&) = delete;
+  gesvdjInfo_t get() const { return p_; }
+
+ private:
+  gesvdjInfo_t p_ = nullptr;
+};
+
 /// Device and host scratch, grown on demand and reused across calls.
 struct Workspace {
   DeviceBuffer<char> device;         ///< solver workspace, on the worker's stream
   std::vector<char> host;            ///< host scratch some 64-bit API routines ask for
   DeviceBuffer<char> scratch;        ///< the Gram route's float64 matrices
   std::unique_ptr<BlasHandle> blas;  ///< made by the Gram route on first use
+  /// Made by the first gesvdj call and reused: large matrices take gesvdj one at a time.
+  std::unique_ptr<JacobiParams> jacobi;
+  const JacobiParams& jacobi_params() {
+    if (!jacobi) jacobi = std::make_unique<JacobiParams>();
+    return *jacobi;
+  }
 };
 
 /// Runs the route's cuSOLVER call on the handle's stream. Throws SolverError when cuSOLVER
