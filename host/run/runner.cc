@@ -42,6 +42,7 @@ std::vector<SvdSource> svd_sources(const SvdPlan& s) {
 struct JobHalf {
   std::string name;
   jobs::MapPlan plan;
+  bool explicit_jobs;  // the plan caps how many run at once; else the budget alone decides
 };
 
 }  // namespace
@@ -99,15 +100,16 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
 
   std::vector<JobHalf> halves;
   if (plan.smooth.present) {
-    halves.push_back({"smooth", jobs::plan_map(smooth_options(plan.smooth, settings.self_exe))});
+    halves.push_back(
+        {"smooth", jobs::plan_map(smooth_options(plan.smooth, settings.self_exe)), false});
   }
   if (plan.jobs.present)
-    halves.push_back({"jobs", jobs::plan_map(jobs_options(plan.jobs, settings.resume))});
+    halves.push_back(
+        {"jobs", jobs::plan_map(jobs_options(plan.jobs, settings.resume)), plan.jobs.jobs > 0});
   for (JobHalf& h : halves) {
     h.plan.pool.budget = &budget;
-    h.plan.pool.cores_per_job = h.plan.pool.cores_per_job > 0 ? h.plan.pool.cores_per_job : 1;
     // The budget, not a slot count, limits how many run at once (an explicit `jobs` still caps).
-    if (!(h.name == "jobs" && plan.jobs.jobs > 0)) h.plan.pool.slots = out.cores;
+    if (!h.explicit_jobs) h.plan.pool.slots = out.cores;
   }
 
   std::vector<SvdSource> sources;
