@@ -152,6 +152,9 @@ TEST(SvdCliUsageTest, UsageErrorsExitTwo) {
   EXPECT_EQ(run_command(tandem_bin() + " svd --random 2x3x3 --device tpu").exit_code, 2);
   EXPECT_EQ(run_command(tandem_bin() + " svd --random 2x3").exit_code, 2);
   EXPECT_EQ(run_command(tandem_bin() + " svd").exit_code, 2);
+  auto gpus = run_command(tandem_bin() + " svd --random 2x3x3 --gpus 0,x");
+  EXPECT_EQ(gpus.exit_code, 2);
+  EXPECT_NE(gpus.output.find("--gpus"), std::string::npos) << gpus.output;
 }
 
 TEST(SvdCliUsageTest, GpuWithoutDeviceSaysWhy) {
