@@ -29,7 +29,8 @@ std::string describe_failure(Route r, int status, const std::string& error) {
   if (!error.empty()) return route_name(r) + " failed: " + error;
   if (status == kBadOutput) return route_name(r) + " returned NaN or Inf";
   if (r == Route::kGram && status == kGramCheckFailed) {
-    return route_name(r) + " missed float32 accuracy (too ill-conditioned for the Gram route)";
+    return route_name(r) +
+           " did not reach working accuracy (too ill-conditioned for the Gram route)";
   }
   if (r == Route::kJacobiKernel && status == 2) {
     return route_name(r) + " found a zero singular value (its U column needs completing)";
@@ -182,6 +183,7 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
   RoutePolicy policy;
   policy.kernel_for_small = options_.kernel_for_small;
   policy.gram_in_auto = options_.gram_in_auto;
+  policy.gram_for_large = options_.gram_for_large;
   const Route route = choose_route(shape, dtype, opt, policy, &note);
   if (route == Route::kCpu) return run_on_cpu(group, opt, note, results);
 

@@ -4,79 +4,135 @@
 #include <algorithm>
 #include <cfloat>
 #include <climits>
+#include <type_traits>
 
 #include "kernels.h"
+#include "svd/gram_refine.h"
 
 namespace tandem::cuda {
 
 namespace {
 
-// Scratch of a chunk, carved out of Workspace::scratch.
+// Scratch of a chunk, carved out of Workspace::scratch. Per matrix: W widened (float32 input
+// only), U (B, then Q, then refined), X (W·V), the q×q matrices G/R, V, T and S, then σ̃,
+// the Householder scalars and the cluster gap.
 struct GramScratch {
-  double *wd, *b, *g, *vd, *r, *lambda, *tau;
-  int *eigen_info, *qr_info;
+  double *wd, *u, *x, *g, *v, *t, *s, *sigma, *tau, *gap;
+  int *eigen_info, *converged, *qr_info, *unconverged;
 };
 
-GramScratch carve(Workspace& ws, int64_t p, int64_t q, int count, cudaStream_t stream) {
+std::size_t scratch_doubles(int64_t p, int64_t q, bool widen) {
+  const std::size_t pq = std::size_t(p * q), qq = std::size_t(q * q);
+  return (widen ? 3 : 2) * pq + 4 * qq + 2 * std::size_t(q) + 1;
+}
+
+GramScratch carve(Workspace& ws, int64_t p, int64_t q, int count, bool widen, cudaStream_t stream) {
   const std::size_t pq = std::size_t(p * q), qq = std::size_t(q * q), c = std::size_t(count);
-  const std::size_t doubles = c * (2 * pq + 3 * qq + 2 * std::size_t(q));
-  ws.scratch.reserve(doubles * sizeof(double) + (c + 1) * sizeof(int), stream);
+  const std::size_t doubles = c * scratch_doubles(p, q, widen);
+  ws.scratch.reserve(doubles * sizeof(double) + (2 * c + 2) * sizeof(int), stream);
   GramScratch s;
-  s.wd = reinterpret_cast<double*>(ws.scratch.data());
-  s.b = s.wd + c * pq;
-  s.g = s.b + c * pq;
-  s.vd = s.g + c * qq;
-  s.r = s.vd + c * qq;
-  s.lambda = s.r + c * qq;
-  s.tau = s.lambda + c * q;
-  s.eigen_info = reinterpret_cast<int*>(s.tau + c * q);
-  s.qr_info = s.eigen_info + c;
+  double* next = reinterpret_cast<double*>(ws.scratch.data());
+  auto take = [&](std::size_t per) {
+    double* at = next;
+    next += c * per;
+    return at;
+  };
+  s.wd = widen ? take(pq) : nullptr;
+  s.u = take(pq);
+  s.x = take(pq);
+  s.g = take(qq);
+  s.v = take(qq);
+  s.t = take(qq);
+  s.s = take(qq);
+  s.sigma = take(std::size_t(q));
+  s.tau = take(std::size_t(q));
+  s.gap = take(1);
+  s.eigen_info = reinterpret_cast<int*>(next);
+  s.converged = s.eigen_info + c;
+  s.qr_info = s.converged + c;
+  s.unconverged = s.qr_info + 1;
   return s;
 }
 
-// C = op(A)·B for `count` matrices, float64, on the handle's stream.
+// C = alpha·op(A)·B + beta·C for `count` matrices, float64, on the handle's stream.
 void gemm(const BlasHandle& blas, cublasOperation_t ta, int64_t m, int64_t n, int64_t k,
-          const double* a, int64_t lda, int64_t stride_a, const double* b, int64_t ldb,
-          int64_t stride_b, double* c, int64_t ldc, int64_t stride_c, int count) {
-  const double one = 1.0, zero = 0.0;
+          double alpha, const double* a, int64_t lda, int64_t stride_a, const double* b,
+          int64_t ldb, int64_t stride_b, double beta, double* c, int64_t ldc, int64_t stride_c,
+          int count) {
   TANDEM_CUBLAS_TRY(cublasDgemmStridedBatched(blas.get(), ta, CUBLAS_OP_N, int(m), int(n), int(k),
-                                              &one, a, int(lda), stride_a, b, int(ldb), stride_b,
-                                              &zero, c, int(ldc), stride_c, count));
+                                              &alpha, a, int(lda), stride_a, b, int(ldb), stride_b,
+                                              &beta, c, int(ldc), stride_c, count));
 }
 
-// Eigenvectors of every G (ascending eigenvalues), in place.
+// Eigenvectors of every G (ascending eigenvalues, into s.sigma), in place.
 void eigen(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const GramScratch& s,
            int64_t q, int count) {
   std::size_t dev = 0, host = 0;
   TANDEM_CUSOLVER_TRY(cusolverDnXsyevBatched_bufferSize(
       h.get(), h.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, q, CUDA_R_64F, s.g, q,
-      CUDA_R_64F, s.lambda, CUDA_R_64F, &dev, &host, count));
+      CUDA_R_64F, s.sigma, CUDA_R_64F, &dev, &host, count));
   ws.device.reserve(dev, stream);
   ws.host.resize(std::max<std::size_t>(host, 1));
   TANDEM_CUSOLVER_TRY(cusolverDnXsyevBatched(h.get(), h.params(), CUSOLVER_EIG_MODE_VECTOR,
                                              CUBLAS_FILL_MODE_LOWER, q, CUDA_R_64F, s.g, q,
-                                             CUDA_R_64F, s.lambda, CUDA_R_64F, ws.device.data(),
-                                             dev, ws.host.data(), host, s.eigen_info, count));
+                                             CUDA_R_64F, s.sigma, CUDA_R_64F, ws.device.data(), dev,
+                                             ws.host.data(), host, s.eigen_info, count));
 }
 
-// B = Q·R for every matrix: R's upper triangle copied to s.r, then Q formed in place of B.
+// s.u = Q of every B = Q·R, with R's block (and the Householder vectors below it) in s.t.
 void qr(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const GramScratch& s, int64_t p,
         int64_t q, int count) {
   const int pp = int(p), qq = int(q);
   int lw_qr = 0, lw_org = 0;
-  TANDEM_CUSOLVER_TRY(cusolverDnDgeqrf_bufferSize(h.get(), pp, qq, s.b, pp, &lw_qr));
-  TANDEM_CUSOLVER_TRY(cusolverDnDorgqr_bufferSize(h.get(), pp, qq, qq, s.b, pp, s.tau, &lw_org));
+  TANDEM_CUSOLVER_TRY(cusolverDnDgeqrf_bufferSize(h.get(), pp, qq, s.u, pp, &lw_qr));
+  TANDEM_CUSOLVER_TRY(cusolverDnDorgqr_bufferSize(h.get(), pp, qq, qq, s.u, pp, s.tau, &lw_org));
   const int lwork = std::max({lw_qr, lw_org, 1});
   ws.device.reserve(std::size_t(lwork) * sizeof(double), stream);
   double* work = reinterpret_cast<double*>(ws.device.data());
   for (int i = 0; i < count; ++i) {
-    double* b = s.b + i * p * q;
+    double* b = s.u + i * p * q;
     double* tau = s.tau + i * q;
     TANDEM_CUSOLVER_TRY(cusolverDnDgeqrf(h.get(), pp, qq, b, pp, tau, work, lwork, s.qr_info));
-    copy_2d<double>(View<const double>{b, 1, p, 0}, View<double>{s.r + i * q * q, 1, q, 0}, q, q, 1,
+    copy_2d<double>(View<const double>{b, 1, p, 0}, View<double>{s.t + i * q * q, 1, q, 0}, q, q, 1,
                     stream);
     TANDEM_CUSOLVER_TRY(cusolverDnDorgqr(h.get(), pp, qq, qq, b, pp, tau, work, lwork, s.qr_info));
   }
+}
+
+// R = I − UᵀU and S = I − VᵀV into s.g and s.s.
+void measure_orthogonality(const BlasHandle& blas, const GramScratch& s, int64_t p, int64_t q,
+                           int count, cudaStream_t stream) {
+  const int64_t pq = p * q, qq = q * q;
+  detail::set_identity(s.g, q, count, stream);
+  detail::set_identity(s.s, q, count, stream);
+  gemm(blas, CUBLAS_OP_T, q, q, p, -1.0, s.u, p, pq, s.u, p, pq, 1.0, s.g, q, qq, count);
+  gemm(blas, CUBLAS_OP_T, q, q, q, -1.0, s.v, q, qq, s.v, q, qq, 1.0, s.s, q, qq, count);
+}
+
+// How many matrices are not yet at working accuracy (waits for the stream).
+int assess(const GramScratch& s, int64_t q, int count, double tol, cudaStream_t stream) {
+  TANDEM_CUDA_TRY(cudaMemsetAsync(s.unconverged, 0, sizeof(int), stream));
+  detail::gram_assess(s.g, s.s, s.t, q, count, tol, s.sigma, s.gap, s.converged, s.unconverged,
+                      stream);
+  int unconverged = 0;
+  TANDEM_CUDA_TRY(
+      cudaMemcpyAsync(&unconverged, s.unconverged, sizeof(int), cudaMemcpyDeviceToHost, stream));
+  TANDEM_CUDA_TRY(cudaStreamSynchronize(stream));
+  return unconverged;
+}
+
+// One step: U += U·F, V += V·G, then R, S and T = Uᵀ·(W·V) measured anew.
+void refine_step(const BlasHandle& blas, const GramScratch& s, const double* w, int64_t p,
+                 int64_t q, int count, cudaStream_t stream) {
+  const int64_t pq = p * q, qq = q * q;
+  detail::gram_corrections(s.g, s.s, s.t, s.sigma, s.gap, s.converged, q, count, stream);
+  gemm(blas, CUBLAS_OP_N, p, q, q, 1.0, s.u, p, pq, s.g, q, qq, 0.0, s.x, p, pq, count);
+  detail::add_in_place(s.u, s.x, count * pq, stream);
+  gemm(blas, CUBLAS_OP_N, q, q, q, 1.0, s.v, q, qq, s.s, q, qq, 0.0, s.t, q, qq, count);
+  detail::add_in_place(s.v, s.t, count * qq, stream);
+  measure_orthogonality(blas, s, p, q, count, stream);
+  gemm(blas, CUBLAS_OP_N, p, q, q, 1.0, w, p, pq, s.v, q, qq, 0.0, s.x, p, pq, count);
+  gemm(blas, CUBLAS_OP_T, q, q, p, 1.0, s.u, p, pq, s.x, p, pq, 0.0, s.t, q, qq, count);
 }
 
 }  // namespace
@@ -84,28 +140,50 @@ void qr(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const GramScr
 bool gram_fits(const SvdShape& shape, DType dtype, const SvdOptions& opt) {
   const int64_t p = std::max(shape.m, shape.n), q = shape.k();
   const bool u_fits = !opt.full_matrices || opt.values_only || p == q;
-  return dtype == DType::kFloat32 && u_fits && q >= 1 && q <= kGramMaxCols && p <= INT_MAX / q;
+  const bool typed = dtype == DType::kFloat32 || dtype == DType::kFloat64;
+  return typed && u_fits && q >= 1 && q <= kGramMaxCols && p <= INT_MAX / q;
 }
 
 std::size_t gram_scratch_bytes(int64_t p, int64_t q) {
-  return std::size_t(2 * p * q + 3 * q * q + 2 * q) * sizeof(double) + 2 * sizeof(int);
+  return scratch_doubles(p, q, true) * sizeof(double) + 2 * sizeof(int);
 }
 
-void gram_solve(const SolverHandle& h, Workspace& ws, cudaStream_t stream,
-                const SolveArgs<float>& a) {
+template <typename T>
+void gram_solve(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const SolveArgs<T>& a) {
+  constexpr bool kWiden = std::is_same_v<T, float>;
   const int64_t p = a.p, q = a.q, pq = p * q, qq = q * q;
   if (!ws.blas) ws.blas = std::make_unique<BlasHandle>(stream);
-  const GramScratch s = carve(ws, p, q, a.count, stream);
-  detail::widen(a.w, s.wd, a.count * pq, stream);
-  gemm(*ws.blas, CUBLAS_OP_T, q, q, p, s.wd, p, pq, s.wd, p, pq, s.g, q, qq, a.count);  // G = WᵀW
+  const BlasHandle& blas = *ws.blas;
+  const GramScratch s = carve(ws, p, q, a.count, kWiden, stream);
+  const double* w = nullptr;
+  if constexpr (kWiden) {
+    detail::widen(a.w, s.wd, a.count * pq, stream);
+    w = s.wd;
+  } else {
+    w = a.w;  // W is read, never written: the refinement measures against it
+  }
+  gemm(blas, CUBLAS_OP_T, q, q, p, 1.0, w, p, pq, w, p, pq, 0.0, s.g, q, qq, a.count);  // WᵀW
   eigen(h, ws, stream, s, q, a.count);
   // Eigenvectors by descending eigenvalue: the columns of G read right to left.
-  copy_2d<double>(View<const double>{s.g + (q - 1) * q, 1, -q, qq}, View<double>{s.vd, 1, q, qq}, q,
+  copy_2d<double>(View<const double>{s.g + (q - 1) * q, 1, -q, qq}, View<double>{s.v, 1, q, qq}, q,
                   q, a.count, stream);
-  gemm(*ws.blas, CUBLAS_OP_N, p, q, q, s.wd, p, pq, s.vd, q, qq, s.b, p, pq, a.count);  // B = W·V
+  gemm(blas, CUBLAS_OP_N, p, q, q, 1.0, w, p, pq, s.v, q, qq, 0.0, s.u, p, pq, a.count);  // W·V
   qr(h, ws, stream, s, p, q, a.count);
-  detail::gram_check(s.r, q, a.count, s.eigen_info, double(FLT_EPSILON), a.s, a.info, stream);
-  detail::gram_outputs(s.b, s.r, s.vd, p, q, a.count, a.u, a.v, stream);
+  detail::gram_sign_fix(s.u, s.t, s.sigma, p, q, a.count, stream);
+  measure_orthogonality(blas, s, p, q, a.count, stream);
+  const double tol =
+      gram::refine_tolerance(q, std::is_same_v<T, float> ? FLT_EPSILON : DBL_EPSILON);
+  for (int step = 0; assess(s, q, a.count, tol, stream) > 0 && step < gram::kMaxRefineSteps;
+       ++step) {
+    refine_step(blas, s, w, p, q, a.count, stream);
+  }
+  detail::gram_finish<T>(s.sigma, s.converged, s.eigen_info, q, a.count, tol, a.s, a.info, stream);
+  detail::gram_outputs<T>(s.u, s.v, p, q, a.count, a.u, a.v, stream);
 }
+
+template void gram_solve<float>(const SolverHandle&, Workspace&, cudaStream_t,
+                                const SolveArgs<float>&);
+template void gram_solve<double>(const SolverHandle&, Workspace&, cudaStream_t,
+                                 const SolveArgs<double>&);
 
 }  // namespace tandem::cuda

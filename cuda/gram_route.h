@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The Gram route for float32 input, computed in float64: G = WᵀW → XsyevBatched (V, ascending
-// eigenvalues) → B = W·V (columns by descending σ) → B = Q·R (Householder) → U = Q·sign(diag R),
-// σ = |diag R|. Since A·V = Q·R exactly up to rounding, ‖A − U·Σ·Vᵀ‖_F = ‖R − diag R‖_F: the
-// strictly upper part of R is the residual, checked per matrix against float32's ε. A matrix
-// that fails (ill-conditioned beyond about 1e4) gets info 3 and is redone on an exact route.
+// The Gram route, computed in float64 for float32 and float64 input alike:
+//   G = WᵀW → XsyevBatched (V, ascending eigenvalues) → B = W·V (columns by descending σ) →
+//   B = Q·R (Householder) → U = Q·sign(diag R), T = UᵀWV = sign(diag R)·R.
+// That first answer is accurate to about ε₆₄·κ²: enough for float32 output up to κ ≈ 1e4, not
+// for float64. Matrices whose measured R = I − UᵀU, S = I − VᵀV and off-diagonal T are not yet
+// at working accuracy (svd/gram_refine.h) take refinement steps of matrix products only, at most
+// gram::kMaxRefineSteps; one that still has not converged (κ beyond about 1e6) gets info
+// kGramCheckFailed and is redone on an exact route. No answer leaves unchecked.
 
 #include <cstddef>
 #include <cstdint>
@@ -21,32 +24,56 @@ constexpr int64_t kGramMaxCols = 2048;
 constexpr int kGramCheckFailed = 3;
 constexpr int kGramEigenFailed = 4;
 
-/// True when the route can take the shape: float32, economy/values-only output or square,
+/// True when the route can take the shape: economy/values-only output or square,
 /// q = min(m, n) ≤ kGramMaxCols.
 bool gram_fits(const SvdShape& shape, DType dtype, const SvdOptions& opt);
 
 /// Device scratch bytes one p×q matrix needs beyond the worker's own buffers.
 std::size_t gram_scratch_bytes(int64_t p, int64_t q);
 
-/// Runs the route on a.count float32 matrices on `stream`: S, Uw (p×q, ld p), V (q×q) and
-/// a.info (0, kGramCheckFailed or kGramEigenFailed). Creates ws.blas on first use.
-void gram_solve(const SolverHandle& h, Workspace& ws, cudaStream_t stream,
-                const SolveArgs<float>& a);
+/// Runs the route on a.count matrices on `stream`: S, Uw (p×q, ld p), V (q×q) and a.info
+/// (0, kGramCheckFailed or kGramEigenFailed). Creates ws.blas on first use. Waits for the
+/// stream once per refinement step (to learn whether another is needed).
+template <typename T>
+void gram_solve(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const SolveArgs<T>& a);
 
 namespace detail {
 
 /// dst[i] = double(src[i]) for i < n.
 void widen(const float* src, double* dst, int64_t n, cudaStream_t stream);
 
-/// Per matrix (R: q×q, stride q²): info = eigen_info ≠ 0 ? kGramEigenFailed :
-/// ‖strict upper R‖_F ≤ tol·‖upper R‖_F ? 0 : kGramCheckFailed; s = |diag R|, made
-/// non-increasing.
-void gram_check(const double* r, int64_t q, int count, const int* eigen_info, double tol, float* s,
-                int* info, cudaStream_t stream);
+/// Per matrix (B = Q after orgqr, p×q; T holds the QR's q×q top block, R and Householder
+/// vectors): U = Q·sign(diag R) in place, T = sign(diag R)·upper(R). `signs` is q doubles of
+/// scratch per matrix.
+void gram_sign_fix(double* u, double* t, double* signs, int64_t p, int64_t q, int count,
+                   cudaStream_t stream);
 
-/// U = Q·sign(diag R) (p×q) and V = Vd (q×q), narrowed to float32.
-void gram_outputs(const double* qm, const double* r, const double* vd, int64_t p, int64_t q,
-                  int count, float* u, float* v, cudaStream_t stream);
+/// c = I (q×q) for each of `count` matrices.
+void set_identity(double* c, int64_t q, int count, cudaStream_t stream);
+
+/// y[i] += x[i] for i < n.
+void add_in_place(double* y, const double* x, int64_t n, cudaStream_t stream);
+
+/// One block per matrix: σ̃ (into sigma), gram::Measures of R, S and T, then converged[i]
+/// (1 or 0), the cluster gap, and *unconverged += 1 for each matrix not yet converged.
+void gram_assess(const double* r, const double* s, const double* t, int64_t q, int count,
+                 double tol, double* sigma, double* gap, int* converged, int* unconverged,
+                 cudaStream_t stream);
+
+/// F into r and G into s, in place (zero for converged matrices).
+void gram_corrections(double* r, double* s, const double* t, const double* sigma, const double* gap,
+                      const int* converged, int64_t q, int count, cudaStream_t stream);
+
+/// Per matrix: info = eigen_info ≠ 0 ? kGramEigenFailed : converged and σ̃ non-negative and
+/// non-increasing to within tol·σ_max ? 0 : kGramCheckFailed; S = σ̃ made non-increasing.
+template <typename T>
+void gram_finish(const double* sigma, const int* converged, const int* eigen_info, int64_t q,
+                 int count, double tol, T* s, int* info, cudaStream_t stream);
+
+/// U (p×q) and V (q×q) narrowed (or copied) to T.
+template <typename T>
+void gram_outputs(const double* u, const double* v, int64_t p, int64_t q, int count, T* u_out,
+                  T* v_out, cudaStream_t stream);
 
 }  // namespace detail
 

@@ -38,7 +38,8 @@ Route auto_route(const SvdShape& shape, DType dtype, const SvdOptions& opt,
   const int64_t p = std::max(shape.m, shape.n), q = shape.k();
   const Route jacobi = jacobi_route(shape, dtype, opt, policy);
   if (jacobi != Route::kCpu) return jacobi;
-  if (policy.gram_in_auto && p >= kGramAutoAspect * q && gram_fits(shape, dtype, opt)) {
+  const bool tall_f32 = dtype == DType::kFloat32 && p >= kGramAutoAspect * q;
+  if (policy.gram_in_auto && (tall_f32 || policy.gram_for_large) && gram_fits(shape, dtype, opt)) {
     return Route::kGram;
   }
   if (opt.full_matrices && !opt.values_only && p != q) return Route::kQr;
@@ -68,7 +69,7 @@ Route choose_route(const SvdShape& shape, DType dtype, const SvdOptions& opt,
     case Algorithm::kGram:
       if (gram_fits(shape, dtype, opt)) return Route::kGram;
       if (note) {
-        *note = "gram: needs float32 input, economy or square output and min(m, n) <= " +
+        *note = "gram: needs economy or square output and min(m, n) <= " +
                 std::to_string(kGramMaxCols) + "; used " + route_name(fallback);
       }
       return fallback;

@@ -16,6 +16,10 @@ constexpr int64_t kGesvdjBatchedMax = 32;
 struct RoutePolicy {
   bool kernel_for_small = false;  ///< our Jacobi kernel also for ≤ 32×32 (else gesvdjBatched)
   bool gram_in_auto = true;       ///< float32 tall/wide economy may take the checked Gram route
+  /// Auto also takes the refined Gram route for float64 and for square matrices past the
+  /// Jacobi kernel. Off until timed against gesvdj on a device (bench/svd_gpu); forced
+  /// `--algorithm gram` takes it either way.
+  bool gram_for_large = false;
 };
 
 /// Aspect ratio p/q from which auto prefers the Gram route (such matrices are usually well
@@ -23,7 +27,8 @@ struct RoutePolicy {
 constexpr int64_t kGramAutoAspect = 4;
 
 /// The route for `shape` under opt.algorithm. kAuto: gesvdjBatched up to 32×32, our Jacobi
-/// kernel where it fits, the Gram route for float32 economy shapes with p ≥ 4q, Xgesvd for
+/// kernel where it fits, the Gram route for float32 economy shapes with p ≥ 4q (and for every
+/// shape it fits with policy.gram_for_large), Xgesvd for
 /// full non-square outputs, else per-matrix gesvdj (Xgesvd past gesvdj's int-sized API).
 /// Xgesvdp (kPolar) is used only when forced, and its results are always checked.
 /// A forced route that cannot take the shape gets the auto route and a sentence in `note`.

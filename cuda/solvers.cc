@@ -180,11 +180,7 @@ void route_solve(Route r, const SolverHandle& h, Workspace& ws, cudaStream_t str
     case Route::kJacobiKernel:
       return jacobi_batched(a, stream);
     case Route::kGram:
-      if constexpr (std::is_same_v<T, float>) {
-        return gram_solve(h, ws, stream, a);
-      } else {
-        break;  // the route computes float32 input in float64; float64 has no wider type
-      }
+      return gram_solve<T>(h, ws, stream, a);
     case Route::kCpu:
       break;
   }

@@ -131,6 +131,35 @@ TEST(CudaOptionsTest, GramAlgorithmSaysWhichRouteItUsed) {
   }
 }
 
+TEST(CudaOptionsTest, GramForLargeRefinesFloat64AndHandsOnWhatItCannotResolve) {
+  TANDEM_REQUIRE_DEVICE();
+  cuda::CudaBackendOptions o;
+  o.gram_for_large = true;
+  cuda::CudaBackend gpu({0}, std::make_shared<CpuBackend>(1), o);
+  SvdOptions opt;
+  std::vector<std::unique_ptr<OwnedTask>> batch;
+  for (int i = 0; i < 3; ++i) {
+    batch.push_back(std::make_unique<OwnedTask>(DType::kFloat64, 300, 300, opt,
+                                                make_matrix(Kind::kRandom, 300, 300, 90 + i)));
+  }
+  batch.push_back(std::make_unique<OwnedTask>(DType::kFloat64, 300, 300, opt,
+                                              make_matrix(Kind::kIllConditioned, 300, 300, 95)));
+  const std::vector<ItemResult> r = gpu.svd(tasks_of(batch), opt);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(r[i].status, ItemStatus::kOk) << r[i].message;
+    const CheckMetrics m = compute_check(batch[i]->task, opt);
+    EXPECT_LT(m.residual_ratio, 35.0) << r[i].route;
+    EXPECT_LT(m.orthogonality_ratio, 35.0) << r[i].route;
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r[i].route, "gram-f64");
+    EXPECT_EQ(r[i].message, "");
+  }
+  // κ = 1e12: the refinement does not converge, so the matrix is redone and says so.
+  EXPECT_NE(r[3].route, "gram-f64");
+  EXPECT_NE(r[3].message.find("gram-f64"), std::string::npos) << r[3].message;
+}
+
 TEST(CudaOptionsTest, MixedShapesInOneBatchKeepTheirOrder) {
   TANDEM_REQUIRE_DEVICE();
   SvdOptions opt;

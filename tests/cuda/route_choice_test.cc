@@ -62,10 +62,33 @@ TEST(RouteChoiceTest, Float32TallOrWideEconomyTakesTheCheckedGramRoute) {
   EXPECT_EQ(note, "");
 }
 
+TEST(RouteChoiceTest, RefinedGramRouteForFloat64OnlyWhenForcedOrEnabled) {
+  std::string note;
+  EXPECT_EQ(choose_route({1000, 1000}, DType::kFloat64, with(Algorithm::kGram), {}, &note),
+            Route::kGram);
+  EXPECT_EQ(choose_route({300, 6000}, DType::kFloat64, with(Algorithm::kGram, false), {}, &note),
+            Route::kGram);
+  EXPECT_EQ(note, "");
+  RoutePolicy large;
+  large.gram_for_large = true;
+  EXPECT_EQ(choose_route({1000, 1000}, DType::kFloat64, with(Algorithm::kAuto), large, &note),
+            Route::kGram);
+  EXPECT_EQ(choose_route({1000, 1000}, DType::kFloat32, with(Algorithm::kAuto), large, &note),
+            Route::kGram);
+  EXPECT_EQ(
+      choose_route({300, 60000}, DType::kFloat64, with(Algorithm::kAuto, false), large, &note),
+      Route::kGram);
+  // Small matrices stay on the Jacobi routes, full U of a non-square matrix on Xgesvd.
+  EXPECT_EQ(choose_route({20, 20}, DType::kFloat64, with(Algorithm::kAuto), large, &note),
+            Route::kGesvdjBatched);
+  EXPECT_EQ(choose_route({1000, 40}, DType::kFloat64, with(Algorithm::kAuto), large, &note),
+            Route::kQr);
+}
+
 TEST(RouteChoiceTest, GramSaysWhichRouteItUsedInstead) {
   std::string note;
-  const Route r = choose_route({1000, 1000}, DType::kFloat64, with(Algorithm::kGram), {}, &note);
-  EXPECT_EQ(r, Route::kGesvdj);
+  const Route r = choose_route({1000, 200}, DType::kFloat64, with(Algorithm::kGram), {}, &note);
+  EXPECT_EQ(r, Route::kQr);
   EXPECT_NE(note.find("gram"), std::string::npos);
   EXPECT_NE(note.find(route_name(r)), std::string::npos);
 }
