@@ -54,16 +54,42 @@ __global__ void identity_kernel(double* c, int64_t q) {
   }
 }
 
+// One thread per matrix.
+__global__ void qr_start_kernel(const double* lambda, const int* eigen_info, int64_t q, int count,
+                                int* flags) {
+  const int64_t mat = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (mat >= count) return;
+  const double* l = lambda + mat * q;
+  flags[mat] = eigen_info[mat] == 0 && gram::needs_qr_start(l[0], l[q - 1]) ? 1 : 0;
+}
+
+// One block per column blockIdx.x of matrix blockIdx.y.
+__global__ void normalize_kernel(double* u_all, const int* flags, int64_t p, int64_t q) {
+  __shared__ double part[kThreads];
+  const int64_t mat = blockIdx.y;
+  if (flags[mat]) return;
+  double* col = u_all + mat * p * q + int64_t(blockIdx.x) * p;
+  double ss = 0;
+  for (int64_t i = threadIdx.x; i < p; i += kThreads) ss += col[i] * col[i];
+  part[threadIdx.x] = ss;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) part[threadIdx.x] += part[threadIdx.x + half];
+    __syncthreads();
+  }
+  const double scale = gram::column_scale(part[0]);
+  for (int64_t i = threadIdx.x; i < p; i += kThreads) col[i] *= scale;
+}
+
 __global__ void signs_kernel(const double* t, double* signs, int64_t q) {
   const int64_t mat = blockIdx.y;
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < q;
        j += int64_t(gridDim.x) * blockDim.x) {
-    signs[mat * q + j] = t[mat * q * q + j * (q + 1)] < 0 ? -1.0 : 1.0;
+    signs[mat * q + j] = gram::column_sign(t[mat * q * q + j * (q + 1)]);
   }
 }
 
-// x covers U's p·q entries then T's q·q: U's column j and T's row i take sign j and sign i;
-// T's part below the diagonal (Householder vectors) is cleared.
+// x covers U's p·q entries then T's q·q: U's column j and T's row i take sign j and sign i.
 __global__ void apply_signs_kernel(double* u, double* t, const double* signs, int64_t p,
                                    int64_t q) {
   const int64_t mat = blockIdx.y, pq = p * q, qq = q * q;
@@ -73,9 +99,7 @@ __global__ void apply_signs_kernel(double* u, double* t, const double* signs, in
     if (e < pq) {
       u[mat * pq + e] *= sg[e / p];
     } else {
-      const int64_t f = e - pq, i = f % q, j = f / q;
-      double& x = t[mat * qq + f];
-      x = i > j ? 0.0 : x * sg[i];
+      t[mat * qq + (e - pq)] *= sg[(e - pq) % q];
     }
   }
 }
@@ -193,6 +217,23 @@ void set_identity(double* c, int64_t q, int count, cudaStream_t stream) {
   over_matrices(count, [&](int first, int n) {
     identity_kernel<<<dim3(blocks_for(q * q, n), unsigned(n)), kThreads, 0, stream>>>(
         c + int64_t(first) * q * q, q);
+  });
+}
+
+void gram_qr_start_flags(const double* lambda, const int* eigen_info, int64_t q, int count,
+                         int* flags, cudaStream_t stream) {
+  if (count <= 0) return;
+  qr_start_kernel<<<(count + kThreads - 1) / kThreads, kThreads, 0, stream>>>(lambda, eigen_info, q,
+                                                                              count, flags);
+  TANDEM_CUDA_TRY(cudaGetLastError());
+}
+
+void gram_normalize_columns(double* u, const int* flags, int64_t p, int64_t q, int count,
+                            cudaStream_t stream) {
+  over_matrices(count, [&](int first, int n) {
+    const int64_t off = first;
+    normalize_kernel<<<dim3(unsigned(q), unsigned(n)), kThreads, 0, stream>>>(u + off * p * q,
+                                                                              flags + off, p, q);
   });
 }
 

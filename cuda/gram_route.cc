@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <climits>
 #include <type_traits>
+#include <vector>
 
 #include "kernels.h"
 #include "svd/gram_refine.h"
@@ -14,8 +15,8 @@ namespace tandem::cuda {
 namespace {
 
 // Scratch of a chunk, carved out of Workspace::scratch. Per matrix: W widened (float32 input
-// only), U (B, then Q, then refined), X (W·V), the q×q matrices G/R, V, T and S, then σ̃,
-// the Householder scalars and the cluster gap.
+// only), U, X (W·V, or U·F during a step), the q×q matrices G/R/F, V, T and S/G, then the
+// eigenvalues/signs/σ̃, the Householder scalars and the cluster gap.
 struct GramScratch {
   double *wd, *u, *x, *g, *v, *t, *s, *sigma, *tau, *gap;
   int *eigen_info, *converged, *qr_info, *unconverged;
@@ -79,9 +80,9 @@ void eigen(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const Gram
                                              ws.host.data(), host, s.eigen_info, count));
 }
 
-// s.u = Q of every B = Q·R, with R's block (and the Householder vectors below it) in s.t.
+// U = Q of B = Q·R in place, for the matrices flagged in `qr_start` (host memory).
 void qr(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const GramScratch& s, int64_t p,
-        int64_t q, int count) {
+        int64_t q, const std::vector<int>& qr_start) {
   const int pp = int(p), qq = int(q);
   int lw_qr = 0, lw_org = 0;
   TANDEM_CUSOLVER_TRY(cusolverDnDgeqrf_bufferSize(h.get(), pp, qq, s.u, pp, &lw_qr));
@@ -89,14 +90,28 @@ void qr(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const GramScr
   const int lwork = std::max({lw_qr, lw_org, 1});
   ws.device.reserve(std::size_t(lwork) * sizeof(double), stream);
   double* work = reinterpret_cast<double*>(ws.device.data());
-  for (int i = 0; i < count; ++i) {
+  for (std::size_t i = 0; i < qr_start.size(); ++i) {
+    if (!qr_start[i]) continue;
     double* b = s.u + i * p * q;
     double* tau = s.tau + i * q;
     TANDEM_CUSOLVER_TRY(cusolverDnDgeqrf(h.get(), pp, qq, b, pp, tau, work, lwork, s.qr_info));
-    copy_2d<double>(View<const double>{b, 1, p, 0}, View<double>{s.t + i * q * q, 1, q, 0}, q, q, 1,
-                    stream);
     TANDEM_CUSOLVER_TRY(cusolverDnDorgqr(h.get(), pp, qq, qq, b, pp, tau, work, lwork, s.qr_info));
   }
+}
+
+// The first U from B = W·V (in s.x): columns normalised, or by QR where B may be rank-deficient
+// (gram::needs_qr_start). Waits for the stream to learn which.
+void first_u(const SolverHandle& h, Workspace& ws, const GramScratch& s, int64_t p, int64_t q,
+             int count, cudaStream_t stream) {
+  detail::gram_qr_start_flags(s.sigma, s.eigen_info, q, count, s.converged, stream);
+  std::vector<int> qr_start(std::size_t(count), 0);
+  TANDEM_CUDA_TRY(cudaMemcpyAsync(qr_start.data(), s.converged, count * sizeof(int),
+                                  cudaMemcpyDeviceToHost, stream));
+  TANDEM_CUDA_TRY(cudaMemcpyAsync(s.u, s.x, std::size_t(count * p * q) * sizeof(double),
+                                  cudaMemcpyDeviceToDevice, stream));
+  detail::gram_normalize_columns(s.u, s.converged, p, q, count, stream);
+  TANDEM_CUDA_TRY(cudaStreamSynchronize(stream));
+  qr(h, ws, stream, s, p, q, qr_start);
 }
 
 // R = I − UᵀU and S = I − VᵀV into s.g and s.s.
@@ -121,7 +136,17 @@ int assess(const GramScratch& s, int64_t q, int count, double tol, cudaStream_t 
   return unconverged;
 }
 
-// One step: U += U·F, V += V·G, then R, S and T = Uᵀ·(W·V) measured anew.
+// T = Uᵀ·X (X = W·V in s.x), U's columns and T's rows signed so T's diagonal is non-negative,
+// then R and S.
+void measure(const BlasHandle& blas, const GramScratch& s, int64_t p, int64_t q, int count,
+             cudaStream_t stream) {
+  const int64_t pq = p * q, qq = q * q;
+  gemm(blas, CUBLAS_OP_T, q, q, p, 1.0, s.u, p, pq, s.x, p, pq, 0.0, s.t, q, qq, count);
+  detail::gram_sign_fix(s.u, s.t, s.sigma, p, q, count, stream);
+  measure_orthogonality(blas, s, p, q, count, stream);
+}
+
+// One step: U += U·F, V += V·G, then X = W·V and the measures anew.
 void refine_step(const BlasHandle& blas, const GramScratch& s, const double* w, int64_t p,
                  int64_t q, int count, cudaStream_t stream) {
   const int64_t pq = p * q, qq = q * q;
@@ -130,9 +155,8 @@ void refine_step(const BlasHandle& blas, const GramScratch& s, const double* w, 
   detail::add_in_place(s.u, s.x, count * pq, stream);
   gemm(blas, CUBLAS_OP_N, q, q, q, 1.0, s.v, q, qq, s.s, q, qq, 0.0, s.t, q, qq, count);
   detail::add_in_place(s.v, s.t, count * qq, stream);
-  measure_orthogonality(blas, s, p, q, count, stream);
   gemm(blas, CUBLAS_OP_N, p, q, q, 1.0, w, p, pq, s.v, q, qq, 0.0, s.x, p, pq, count);
-  gemm(blas, CUBLAS_OP_T, q, q, p, 1.0, s.u, p, pq, s.x, p, pq, 0.0, s.t, q, qq, count);
+  measure(blas, s, p, q, count, stream);
 }
 
 }  // namespace
@@ -167,10 +191,9 @@ void gram_solve(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const
   // Eigenvectors by descending eigenvalue: the columns of G read right to left.
   copy_2d<double>(View<const double>{s.g + (q - 1) * q, 1, -q, qq}, View<double>{s.v, 1, q, qq}, q,
                   q, a.count, stream);
-  gemm(blas, CUBLAS_OP_N, p, q, q, 1.0, w, p, pq, s.v, q, qq, 0.0, s.u, p, pq, a.count);  // W·V
-  qr(h, ws, stream, s, p, q, a.count);
-  detail::gram_sign_fix(s.u, s.t, s.sigma, p, q, a.count, stream);
-  measure_orthogonality(blas, s, p, q, a.count, stream);
+  gemm(blas, CUBLAS_OP_N, p, q, q, 1.0, w, p, pq, s.v, q, qq, 0.0, s.x, p, pq, a.count);  // W·V
+  first_u(h, ws, s, p, q, a.count, stream);
+  measure(blas, s, p, q, a.count, stream);
   const double tol =
       gram::refine_tolerance(q, std::is_same_v<T, float> ? FLT_EPSILON : DBL_EPSILON);
   for (int step = 0; assess(s, q, a.count, tol, stream) > 0 && step < gram::kMaxRefineSteps;

@@ -2,7 +2,8 @@
 #pragma once
 // The Gram route, computed in float64 for float32 and float64 input alike:
 //   G = WᵀW → XsyevBatched (V, ascending eigenvalues) → B = W·V (columns by descending σ) →
-//   B = Q·R (Householder) → U = Q·sign(diag R), T = UᵀWV = sign(diag R)·R.
+//   U = B with normalised columns, or Q of B = Q·R (Householder) where B may be rank-deficient
+//   → T = UᵀWV, with U's column signs making T's diagonal non-negative.
 // That first answer is accurate to about ε₆₄·κ²: enough for float32 output up to κ ≈ 1e4, not
 // for float64. Matrices whose measured R = I − UᵀU, S = I − VᵀV and off-diagonal T are not yet
 // at working accuracy (svd/gram_refine.h) take refinement steps of matrix products only, at most
@@ -42,9 +43,17 @@ namespace detail {
 /// dst[i] = double(src[i]) for i < n.
 void widen(const float* src, double* dst, int64_t n, cudaStream_t stream);
 
-/// Per matrix (B = Q after orgqr, p×q; T holds the QR's q×q top block, R and Householder
-/// vectors): U = Q·sign(diag R) in place, T = sign(diag R)·upper(R). `signs` is q doubles of
-/// scratch per matrix.
+/// flags[i] = gram::needs_qr_start(λ_min, λ_max) of matrix i (eigenvalues ascending, q each),
+/// 0 where the eigensolver failed.
+void gram_qr_start_flags(const double* lambda, const int* eigen_info, int64_t q, int count,
+                         int* flags, cudaStream_t stream);
+
+/// Normalises the q columns (p each) of every matrix i with flags[i] == 0.
+void gram_normalize_columns(double* u, const int* flags, int64_t p, int64_t q, int count,
+                            cudaStream_t stream);
+
+/// Per matrix: U's column j and T's row j times gram::column_sign(t_jj). `signs` is q doubles
+/// of scratch per matrix.
 void gram_sign_fix(double* u, double* t, double* signs, int64_t p, int64_t q, int count,
                    cudaStream_t stream);
 

@@ -3,11 +3,12 @@
 // The arithmetic of one refinement step for an approximate SVD, shared by the GPU Gram route
 // (cuda/gram_kernels.cu) and the CPU reference that tests it (tests/svd/gram_refine_test.cc).
 //
-// The Gram route's first answer, V from the eigenvectors of AᵀA and U from a QR of A·V, is
-// accurate to about ε·κ², not ε: fine for float32 output (computed in float64), not for float64.
-// A refinement step in the manner of Ogita and Aishima (2020) restores working accuracy with
-// matrix products only. With R = I − UᵀU, S = I − VᵀV and T = Uᵀ·A·V (q×q each), it looks for
-// U' = U(I + F), V' = V(I + G) such that U'ᵀU' = I, V'ᵀV' = I and U'ᵀAV' = Σ to first order:
+// The Gram route's first answer, V from the eigenvectors of AᵀA and U from the columns of A·V
+// (normalised, or by QR), is accurate to about ε·κ², not ε: fine for float32 output (computed in
+// float64), not for float64. A refinement step in the manner of Ogita and Aishima (2020) restores
+// working accuracy with matrix products only. With R = I − UᵀU, S = I − VᵀV and T = Uᵀ·A·V (q×q
+// each), it looks for U' = U(I + F), V' = V(I + G) such that U'ᵀU' = I, V'ᵀV' = I and U'ᵀAV' = Σ to
+// first order:
 //   F + Fᵀ = R,  G + Gᵀ = S,  T + FᵀΣ + ΣG = Σ,
 // which decouples into one 2×2 system per pair (i, j) and σᵢ = tᵢᵢ / (1 − (rᵢᵢ + sᵢᵢ)/2). The error
 // after a step is about the square of the error before it. Pairs whose σ are closer than the
@@ -32,6 +33,30 @@ namespace tandem::gram {
 /// beyond about 1e6 the eigenvectors of AᵀA carry no information about the smallest σ, so
 /// more steps do not help.
 constexpr int kMaxRefineSteps = 3;
+
+/// Below this ratio of the smallest to the largest eigenvalue of AᵀA, the columns of B = A·V
+/// are too close to dependent (or are noise: rank deficiency) to start from B with its columns
+/// normalised; such a matrix starts from a Householder QR of B, which completes U with an
+/// orthonormal basis whatever B's rank. Normalising is a batched kernel, the QR one cuSOLVER
+/// call per matrix. Measured on the CPU reference: normalised starts converge within
+/// kMaxRefineSteps up to κ ≈ 1e5 (ratio 1e-10), uniform random 1000×1000 (ratio ≈ 2e-11) in one
+/// step; at κ ≈ 1e6 (ratio 1e-12) neither start converges, so only rank deficiency and worse
+/// take the QR.
+constexpr double kQrStartBelow = 1e-12;
+
+/// True when a matrix whose AᵀA has eigenvalues in [lambda_min, lambda_max] starts from QR.
+TANDEM_HD inline bool needs_qr_start(double lambda_min, double lambda_max) {
+  return !(lambda_min > kQrStartBelow * lambda_max);  // also for NaN and for the zero matrix
+}
+
+/// 1/‖b‖ for a column whose squared norm is `sum_squares` (0 for a zero column, which then
+/// fails the orthogonality measure and is redone).
+TANDEM_HD inline double column_scale(double sum_squares) {
+  return sum_squares > 0 ? 1.0 / sqrt(sum_squares) : 0.0;
+}
+
+/// The sign that makes tᵢᵢ = uᵢᵀ·A·vᵢ non-negative (U's column i and T's row i take it).
+TANDEM_HD inline double column_sign(double t_ii) { return t_ii < 0 ? -1.0 : 1.0; }
 
 /// Relative accuracy a result must reach: the output type's ε, or what float64 arithmetic on
 /// q columns reaches (q·ε₆₄), whichever is larger. LAPACK's test ratios allow 35·max(m, n)·ε.

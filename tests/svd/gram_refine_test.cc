@@ -31,6 +31,7 @@ Mat gemm(char ta, char tb, int m, int n, int k, const Mat& a, int lda, const Mat
 struct GramResult {
   Mat u, v, s;  // U p×q, V q×q, σ
   bool converged = false;
+  bool qr_start = false;
   int steps = 0;
 };
 
@@ -51,30 +52,44 @@ GramResult gram_svd(const Mat& w, int p, int q, double eps_out) {
   for (int j = 0; j < q; ++j) {
     std::copy_n(&g[std::size_t(q - 1 - j) * q], q, &out.v[std::size_t(j) * q]);
   }
-  // U = Q·sign(diag R) from B = W·V = Q·R; then T = UᵀWV = sign·R, R = S = 0 to rounding.
-  Mat b = gemm('N', 'N', p, q, q, w, p, out.v, q);
-  std::vector<double> tau(q);
-  lwork = std::max(1, 64 * q);
-  work.assign(lwork, 0);
-  dgeqrf_(&p, &q, b.data(), &p, tau.data(), work.data(), &lwork, &info);
-  Mat t(std::size_t(q) * q, 0.0);
-  for (int j = 0; j < q; ++j)
-    for (int i = 0; i <= j; ++i) t[i + std::size_t(j) * q] = b[i + std::size_t(j) * p];
-  dorgqr_(&p, &q, &q, b.data(), &p, tau.data(), work.data(), &lwork, &info);
-  out.u = b;
-  for (int i = 0; i < q; ++i) {
-    if (t[i + std::size_t(i) * q] >= 0) continue;
-    for (int r = 0; r < p; ++r) out.u[r + std::size_t(i) * p] *= -1;
-    for (int j = 0; j < q; ++j) t[i + std::size_t(j) * q] *= -1;
+  // U from B = W·V: its columns normalised, or Q of B = Q·R when B may be rank-deficient.
+  const Mat x = gemm('N', 'N', p, q, q, w, p, out.v, q);
+  out.u = x;
+  out.qr_start = gram::needs_qr_start(lambda[0], lambda[q - 1]);
+  if (out.qr_start) {
+    std::vector<double> tau(q);
+    lwork = std::max(1, 64 * q);
+    work.assign(lwork, 0);
+    dgeqrf_(&p, &q, out.u.data(), &p, tau.data(), work.data(), &lwork, &info);
+    dorgqr_(&p, &q, &q, out.u.data(), &p, tau.data(), work.data(), &lwork, &info);
+  } else {
+    for (int j = 0; j < q; ++j) {
+      double ss = 0;
+      for (int i = 0; i < p; ++i)
+        ss += out.u[i + std::size_t(j) * p] * out.u[i + std::size_t(j) * p];
+      const double inv = gram::column_scale(ss);
+      for (int i = 0; i < p; ++i) out.u[i + std::size_t(j) * p] *= inv;
+    }
   }
-  // R and S are measured; T = UᵀWV is sign·R up to the QR's rounding.
-  Mat rm = gemm('T', 'N', q, q, p, out.u, p, out.u, p);
-  Mat sm = gemm('T', 'N', q, q, q, out.v, q, out.v, q);
-  for (std::size_t e = 0; e < rm.size(); ++e) {
-    const double id = e % (q + 1) == 0 ? 1.0 : 0.0;
-    rm[e] = id - rm[e];
-    sm[e] = id - sm[e];
-  }
+  // T = UᵀWV, then U's columns and T's rows signed so that T's diagonal is non-negative;
+  // R = I − UᵀU and S = I − VᵀV measured.
+  Mat t, rm, sm;
+  auto measure = [&](const Mat& wv) {
+    t = gemm('T', 'N', q, q, p, out.u, p, wv, p);
+    for (int i = 0; i < q; ++i) {
+      if (gram::column_sign(t[i + std::size_t(i) * q]) > 0) continue;
+      for (int r = 0; r < p; ++r) out.u[r + std::size_t(i) * p] *= -1;
+      for (int j = 0; j < q; ++j) t[i + std::size_t(j) * q] *= -1;
+    }
+    rm = gemm('T', 'N', q, q, p, out.u, p, out.u, p);
+    sm = gemm('T', 'N', q, q, q, out.v, q, out.v, q);
+    for (std::size_t e = 0; e < rm.size(); ++e) {
+      const double id = e % (q + 1) == 0 ? 1.0 : 0.0;
+      rm[e] = id - rm[e];
+      sm[e] = id - sm[e];
+    }
+  };
+  measure(x);
   const double tol = gram::refine_tolerance(q, eps_out);
   for (;;) {
     gram::Measures m{};
@@ -107,14 +122,7 @@ GramResult gram_svd(const Mat& w, int p, int q, double eps_out) {
     const Mat vg = gemm('N', 'N', q, q, q, out.v, q, gm, q);
     for (std::size_t e = 0; e < uf.size(); ++e) out.u[e] += uf[e];
     for (std::size_t e = 0; e < vg.size(); ++e) out.v[e] += vg[e];
-    rm = gemm('T', 'N', q, q, p, out.u, p, out.u, p);
-    sm = gemm('T', 'N', q, q, q, out.v, q, out.v, q);
-    for (std::size_t e = 0; e < rm.size(); ++e) {
-      const double id = e % (q + 1) == 0 ? 1.0 : 0.0;
-      rm[e] = id - rm[e];
-      sm[e] = id - sm[e];
-    }
-    t = gemm('T', 'N', q, q, p, out.u, p, gemm('N', 'N', p, q, q, w, p, out.v, q), p);
+    measure(gemm('N', 'N', p, q, q, w, p, out.v, q));
   }
   return out;
 }
@@ -183,6 +191,7 @@ TEST(GramRefine, RandomSquareConvergesWithinOneStep) {
   const Mat w = gaussian(n, n, 1);
   const GramResult r = gram_svd(w, n, n, DBL_EPSILON);
   expect_lapack_accuracy(w, n, n, r);
+  EXPECT_FALSE(r.qr_start);
   EXPECT_LE(r.steps, 1);
 }
 
@@ -202,8 +211,18 @@ TEST(GramRefine, IllConditionedUpToOneInAHundredThousand) {
     const GramResult r = gram_svd(w, n, n, DBL_EPSILON);
     SCOPED_TRACE(smallest);
     expect_lapack_accuracy(w, n, n, r);
-    EXPECT_LE(r.steps, 2);
+    EXPECT_FALSE(r.qr_start);
   }
+}
+
+TEST(GramRefine, UniformRandomLikeTheSeedTakesOneStep) {
+  // np.random.rand: one large σ (the mean) and κ ≈ 1e4–1e5.
+  const int n = 400;
+  const Mat w = uniform(n, n, 11);
+  const GramResult r = gram_svd(w, n, n, DBL_EPSILON);
+  expect_lapack_accuracy(w, n, n, r);
+  EXPECT_FALSE(r.qr_start);
+  EXPECT_LE(r.steps, 1);
 }
 
 TEST(GramRefine, RefusesWhatItCannotResolve) {
@@ -222,6 +241,7 @@ TEST(GramRefine, RankDeficientClustersAtZero) {
   const Mat w = with_sigma(n, n, sigma, 5);
   const GramResult r = gram_svd(w, n, n, DBL_EPSILON);
   expect_lapack_accuracy(w, n, n, r);
+  EXPECT_TRUE(r.qr_start);
 }
 
 TEST(GramRefine, CentredDataLosesOneRank) {
@@ -236,6 +256,7 @@ TEST(GramRefine, CentredDataLosesOneRank) {
   }
   const GramResult r = gram_svd(w, p, q, DBL_EPSILON);
   expect_lapack_accuracy(w, p, q, r);
+  EXPECT_TRUE(r.qr_start);
   EXPECT_LT(r.s[q - 1], 1e-12 * r.s[0]);
 }
 
