@@ -3,7 +3,7 @@
 // backend) and prints one JSON object: per-repetition seconds, routes and LAPACK test ratios.
 // Usage: svd_gpu_driver --batch B --m M --n N [--dtype f32|f64] [--economy] [--values-only]
 //        [--algorithm auto|jacobi|polar|qr|gram] [--reps R] [--warmup W] [--check C]
-//        [--streams K] [--small-kernel]
+//        [--streams K] [--small-kernel] [--spin]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,7 +23,7 @@ namespace {
 
 struct Args {
   int batch = 20, m = 1000, n = 1000, reps = 5, warmup = 1, check = 4, streams = 10;
-  bool f32 = false, economy = false, values_only = false, small_kernel = false;
+  bool f32 = false, economy = false, values_only = false, small_kernel = false, spin = false;
   std::string algorithm = "auto";
 };
 
@@ -59,6 +59,8 @@ Args parse(int argc, char** argv) {
       a.values_only = true;
     else if (k == "--small-kernel")
       a.small_kernel = true;
+    else if (k == "--spin")
+      a.spin = true;
     else
       throw tandem::UsageError("unknown argument " + k);
   }
@@ -147,6 +149,7 @@ int main(int argc, char** argv) {
     tandem::cuda::CudaBackendOptions o;
     o.streams_per_device = g.streams;
     o.kernel_for_small = g.small_kernel;
+    o.blocking_sync = !g.spin;
     tandem::cuda::CudaBackend backend({0}, std::make_shared<tandem::CpuBackend>(0), o);
     nlohmann::json out = g.f32 ? run<float>(g, backend, tandem::DType::kFloat32)
                                : run<double>(g, backend, tandem::DType::kFloat64);
@@ -154,7 +157,7 @@ int main(int argc, char** argv) {
     out["case"] = std::to_string(g.batch) + "x" + std::to_string(g.m) + "x" + std::to_string(g.n) +
                   (g.f32 ? " f32" : " f64") + (g.economy ? " economy" : " full") +
                   (g.values_only ? " values" : "") + " " + g.algorithm +
-                  (g.small_kernel ? " small-kernel" : "");
+                  (g.small_kernel ? " small-kernel" : "") + (g.spin ? " spin" : "");
     std::printf("%s\n", out.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

@@ -88,6 +88,13 @@ CudaBackend::CudaBackend(const std::vector<int>& devices, std::shared_ptr<Backen
   if (devices.empty()) throw NoDeviceError("CudaBackend needs at least one device");
   for (int ordinal : devices) {
     DeviceScope scope(ordinal);
+    if (options_.blocking_sync) {
+      // Waiting worker threads sleep instead of spinning: with the default heuristic each of
+      // the K workers spins a host core while its stream runs, and `tandem run` gives those
+      // cores to subject jobs. Device work here is milliseconds per call, so the wake-up
+      // latency (tens of microseconds) does not show.
+      TANDEM_CUDA_TRY(cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync));
+    }
     auto dev = std::make_unique<Device>();
     dev->ordinal = ordinal;
     cudaDeviceProp prop{};

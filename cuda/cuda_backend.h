@@ -24,6 +24,7 @@ struct CudaBackendOptions {
   int64_t memory_limit = 0;       ///< device bytes to plan with; 0 = what is free (tests)
   bool gram_in_auto = true;       ///< auto may take the checked Gram route (float32)
   bool gram_for_large = false;    ///< ... and the refined one for float64 / square (RoutePolicy)
+  bool blocking_sync = true;      ///< waiting worker threads sleep rather than spin a core
   /// A matrix too large for the device: solved on the CPU (--device auto), or a per-item error
   /// (--device gpu, which asked for the GPU only).
   bool cpu_for_too_large = true;

@@ -231,6 +231,15 @@ TEST(CudaOptionsTest, TwoCallersShareOneDeviceSafely) {
   }
 }
 
+TEST(CudaOptionsTest, WaitingWorkersSleepInsteadOfSpinning) {
+  TANDEM_REQUIRE_DEVICE();
+  cuda::CudaBackend gpu({0}, nullptr, cuda::CudaBackendOptions{});
+  unsigned flags = 0;
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  ASSERT_EQ(cudaGetDeviceFlags(&flags), cudaSuccess);
+  EXPECT_EQ(flags & cudaDeviceScheduleMask, unsigned(cudaDeviceScheduleBlockingSync));
+}
+
 TEST(CudaOptionsTest, TraitsNameOneFeederPerDevice) {
   TANDEM_REQUIRE_DEVICE();
   const BackendTraits t = gpu_backend()->traits();
