@@ -81,22 +81,22 @@ struct Leftover {
 // The state of one Pool::run call.
 class PoolRun {
  public:
-  PoolRun(const PoolOptions& options, JobLog* joblog, const std::vector<JobSpec>& jobs,
-          const CommandFactory& command, PoolObserver* observer)
-      : options_(options),
-        joblog_(joblog),
-        jobs_(jobs),
-        command_(command),
-        observer_(observer ? observer : &null_observer_),
-        gate_(options.mem_per_job),
-        slot_busy_(static_cast<std::size_t>(std::max(1, options.slots)) + 1, false) {
-    results_.resize(jobs.size());
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      results_[i].name = jobs[i].name;
-      results_[i].seq = jobs[i].seq;
-      results_[i].outputs = jobs[i].outputs;
-      results_[i].stdout_path = jobs[i].stdout_path;
-      results_[i].stderr_path = jobs[i].stderr_path;
+  explicit PoolRun(const PoolTask& task)
+      : options_(task.options),
+        joblog_(task.joblog),
+        jobs_(*task.jobs),
+        command_(task.command),
+        observer_(task.observer ? task.observer : &null_observer_),
+        gate_(options_.mem_per_job),
+        slot_busy_(static_cast<std::size_t>(std::max(1, options_.slots)) + 1, false),
+        begin_(Clock::now()) {
+    results_.resize(jobs_.size());
+    for (std::size_t i = 0; i < jobs_.size(); ++i) {
+      results_[i].name = jobs_[i].name;
+      results_[i].seq = jobs_[i].seq;
+      results_[i].outputs = jobs_[i].outputs;
+      results_[i].stdout_path = jobs_[i].stdout_path;
+      results_[i].stderr_path = jobs_[i].stderr_path;
       ready_.push_back(i);
     }
   }
@@ -115,23 +115,58 @@ class PoolRun {
   PoolRun(const PoolRun&) = delete;
   PoolRun& operator=(const PoolRun&) = delete;
 
-  std::vector<JobResult> run() {
-    begin_ = Clock::now();
-    while (true) {
-      reap();
-      auto now = Clock::now();
-      if (!stopping_ && tandem::interrupted()) stop(tandem::interrupt_signal(), "interrupted");
-      enforce_deadlines(now);
-      if (!stopping_) launch(now);
-      if (stopping_) cancel_ticket();
-      report_progress(now, false);
-      if (running_.empty() && leftovers_.empty() && (stopping_ || nothing_pending())) break;
-      signals_.wait(next_wait(Clock::now()));
+  // One pass of the loop for this run: interrupt, deadlines, launches, progress.
+  void tick(Clock::time_point now) {
+    if (!stopping_ && tandem::interrupted()) stop(tandem::interrupt_signal(), "interrupted");
+    enforce_deadlines(now);
+    if (!stopping_) launch(now);
+    if (stopping_) cancel_ticket();
+    report_progress(now, false);
+  }
+
+  // Nothing runs and nothing more will start.
+  bool finished() const {
+    return running_.empty() && leftovers_.empty() && (stopping_ || nothing_pending());
+  }
+
+  // Takes a reaped child that leads one of this run's jobs; false when it is not one of them.
+  bool take_reaped(const ReapedChild& c) {
+    auto it = running_.find(c.pid);
+    if (it == running_.end()) return false;
+    Attempt a = it->second;
+    running_.erase(it);
+    slot_busy_[static_cast<std::size_t>(a.slot)] = false;
+    release_cores(a);
+    auto now = Clock::now();
+    if (group_alive(a.pid)) {
+      // Members outlive the leader: end them too, from now or from the earlier TERM.
+      if (!a.terminating) signal_group(a.pid, SIGTERM);
+      leftovers_.push_back({a.pid, a.terminating ? a.kill_at : after(now, options_.grace)});
     }
-    end_adopted_children();
+    classify(a, c, now);
+    return true;
+  }
+
+  std::vector<JobResult> finish_run() {
     report_progress(Clock::now(), true);
     return std::move(results_);
   }
+
+  // When this run next needs the loop: a deadline, a kill, a retry, a budget poll.
+  Clock::time_point next_wake(Clock::time_point now) const {
+    Clock::time_point next = after(now, kMaxWait);
+    for (const auto& [pid, a] : running_) {
+      next = std::min(next, a.terminating ? (a.killed ? next : a.kill_at) : a.deadline);
+    }
+    for (const auto& l : leftovers_) {
+      if (!l.killed) next = std::min(next, l.kill_at);
+    }
+    if (!retries_.empty()) next = std::min(next, retries_.begin()->first);
+    // A queued budget request is granted by other threads without waking this one: poll it.
+    if (ticket_) next = std::min(next, after(now, kBudgetPoll));
+    return next;
+  }
+
 
   bool interrupted() const { return interrupted_; }
   bool halted() const { return halted_; }
@@ -226,26 +261,6 @@ class PoolRun {
     gate_.started(now);
     slot_busy_[static_cast<std::size_t>(a.slot)] = true;
     running_.emplace(a.pid, a);
-  }
-
-  void reap() {
-    ReapedChild c;
-    while (reap_one(c)) {
-      auto it = running_.find(c.pid);
-      // Not a job's leader: a descendant adopted through the subreaper, now reaped.
-      if (it == running_.end()) continue;
-      Attempt a = it->second;
-      running_.erase(it);
-      slot_busy_[static_cast<std::size_t>(a.slot)] = false;
-      release_cores(a);
-      auto now = Clock::now();
-      if (group_alive(a.pid)) {
-        // Members outlive the leader: end them too, from now or from the earlier TERM.
-        if (!a.terminating) signal_group(a.pid, SIGTERM);
-        leftovers_.push_back({a.pid, a.terminating ? a.kill_at : after(now, options_.grace)});
-      }
-      classify(a, c, now);
-    }
   }
 
   void classify(const Attempt& a, const ReapedChild& c, Clock::time_point now) {
@@ -389,49 +404,6 @@ class PoolRun {
     }
   }
 
-  double next_wait(Clock::time_point now) const {
-    Clock::time_point next = after(now, kMaxWait);
-    for (const auto& [pid, a] : running_) {
-      next = std::min(next, a.terminating ? (a.killed ? next : a.kill_at) : a.deadline);
-    }
-    for (const auto& l : leftovers_) {
-      if (!l.killed) next = std::min(next, l.kill_at);
-    }
-    if (!retries_.empty()) next = std::min(next, retries_.begin()->first);
-    // A queued budget request is granted by other threads without waking this one: poll it.
-    if (ticket_) next = std::min(next, after(now, kBudgetPoll));
-    return std::max(0.0, seconds_between(now, next));
-  }
-
-  // Descendants that left their job's group (setsid) were re-parented to us through the
-  // subreaper; nothing may outlive the run, so they are ended like a group.
-  void end_adopted_children() {
-    if (!options_.subreaper) return;
-    auto now = Clock::now();
-    auto kill_at = after(now, options_.grace);
-    // Past this, whatever is left cannot be killed (uninterruptible sleep): give up on it.
-    auto give_up = after(kill_at, 2.0);
-    bool termed = false;
-    while (true) {
-      ReapedChild c;
-      while (reap_one(c)) {
-      }
-      auto children = child_processes();
-      now = Clock::now();
-      if (children.empty() || now >= give_up) return;
-      bool kill_now = now >= kill_at;
-      if (kill_now || !termed) {
-        // Adoptees that called setsid lead their own group: end the group with them.
-        for (pid_t pid : children) {
-          ::kill(pid, kill_now ? SIGKILL : SIGTERM);
-          signal_group(pid, kill_now ? SIGKILL : SIGTERM);
-        }
-        termed = true;
-      }
-      signals_.wait(0.05);
-    }
-  }
-
   void report_progress(Clock::time_point now, bool force) {
     if (!force && now - last_progress_ < std::chrono::milliseconds(500) && done_ == last_done_ &&
         running_.size() == last_running_) {
@@ -451,7 +423,6 @@ class PoolRun {
   PoolObserver null_observer_;
   PoolObserver* observer_;
   MemoryGate gate_;
-  ChildSignalScope signals_;
   std::vector<bool> slot_busy_;
   std::vector<JobResult> results_;
   std::deque<std::size_t> ready_;
@@ -472,7 +443,78 @@ class PoolRun {
   bool halted_ = false;
 };
 
+// Descendants that left their job's group (setsid) were re-parented to us through the
+// subreaper; nothing may outlive the run, so they are ended like a group.
+void end_adopted_children(ChildSignalScope& signals, double grace) {
+  auto now = Clock::now();
+  auto kill_at = after(now, grace);
+  // Past this, whatever is left cannot be killed (uninterruptible sleep): give up on it.
+  auto give_up = after(kill_at, 2.0);
+  bool termed = false;
+  while (true) {
+    ReapedChild c;
+    while (reap_one(c)) {
+    }
+    auto children = child_processes();
+    now = Clock::now();
+    if (children.empty() || now >= give_up) return;
+    bool kill_now = now >= kill_at;
+    if (kill_now || !termed) {
+      // Adoptees that called setsid lead their own group: end the group with them.
+      for (pid_t pid : children) {
+        ::kill(pid, kill_now ? SIGKILL : SIGTERM);
+        signal_group(pid, kill_now ? SIGKILL : SIGTERM);
+      }
+      termed = true;
+    }
+    signals.wait(0.05);
+  }
+}
+
 }  // namespace
+
+void run_pools(std::vector<PoolTask>& tasks) {
+  bool subreaper = false;
+  double grace = 0;
+  for (const PoolTask& t : tasks) {
+    TANDEM_EXPECTS(t.jobs != nullptr && t.options.slots >= 1, "a pool task needs jobs and a slot");
+    subreaper = subreaper || t.options.subreaper;
+    grace = std::max(grace, t.options.grace);
+  }
+  const bool was_subreaper = subreaper && set_subreaper(true);
+  {
+    ChildSignalScope signals;
+    std::vector<std::unique_ptr<PoolRun>> runs;
+    for (const PoolTask& t : tasks) runs.push_back(std::make_unique<PoolRun>(t));
+    while (true) {
+      // One reaper for every run: a child of this process can be waited for in one place only.
+      ReapedChild c;
+      while (reap_one(c)) {
+        // A child no run claims is a descendant adopted through the subreaper, now reaped.
+        for (auto& r : runs) {
+          if (r->take_reaped(c)) break;
+        }
+      }
+      const auto now = Clock::now();
+      bool all_finished = true;
+      auto wake = after(now, kMaxWait);
+      for (auto& r : runs) {
+        r->tick(now);
+        all_finished = all_finished && r->finished();
+        wake = std::min(wake, r->next_wake(now));
+      }
+      if (all_finished) break;
+      signals.wait(std::max(0.0, seconds_between(Clock::now(), wake)));
+    }
+    if (subreaper) end_adopted_children(signals, grace);
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      tasks[i].interrupted = runs[i]->interrupted();
+      tasks[i].halted = runs[i]->halted();
+      tasks[i].results = runs[i]->finish_run();
+    }
+  }
+  if (subreaper && !was_subreaper) set_subreaper(false);
+}
 
 const char* outcome_name(Outcome outcome) {
   switch (outcome) {
@@ -529,16 +571,16 @@ Pool::Pool(PoolOptions options, JobLog* joblog) : options_(std::move(options)), 
 
 std::vector<JobResult> Pool::run(const std::vector<JobSpec>& jobs, const CommandFactory& command,
                                  PoolObserver* observer) {
-  bool was_subreaper = options_.subreaper && set_subreaper(true);
-  std::vector<JobResult> results;
-  {
-    PoolRun run(options_, joblog_, jobs, command, observer);
-    results = run.run();
-    interrupted_ = run.interrupted();
-    halted_ = run.halted();
-  }
-  if (options_.subreaper && !was_subreaper) set_subreaper(false);
-  return results;
+  std::vector<PoolTask> tasks(1);
+  tasks[0].options = options_;
+  tasks[0].joblog = joblog_;
+  tasks[0].jobs = &jobs;
+  tasks[0].command = command;
+  tasks[0].observer = observer;
+  run_pools(tasks);
+  interrupted_ = tasks[0].interrupted;
+  halted_ = tasks[0].halted;
+  return std::move(tasks[0].results);
 }
 
 }  // namespace tandem::jobs

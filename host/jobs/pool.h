@@ -178,6 +178,29 @@ class PoolObserver {
   virtual void stopping(const std::string& /*reason*/) {}
 };
 
+/// One job list of run_pools: its own options, joblog, commands and observer.
+struct PoolTask {
+  PoolOptions options;
+  /// Receives one line per attempt (may be null); not owned.
+  JobLog* joblog = nullptr;
+  /// The jobs; not owned, must outlive the run.
+  const std::vector<JobSpec>* jobs = nullptr;
+  CommandFactory command;
+  /// May be null.
+  PoolObserver* observer = nullptr;
+  /// Set by run_pools: one result per job, in the same order, and how the list ended.
+  std::vector<JobResult> results;
+  bool interrupted = false;
+  bool halted = false;
+};
+
+/// Runs several job lists at once, each under its own options (a --halt or a timeout of one
+/// never touches the others; a shared CoreBudget in their options is what divides the cores),
+/// in one loop on the calling thread: only one place in a process can wait for its children.
+/// Same guarantees as Pool::run for every list. Throws Error only when a joblog cannot be
+/// written.
+void run_pools(std::vector<PoolTask>& tasks);
+
 /// Runs jobs as child processes, `slots` at a time, each in its own process group. Single
 /// threaded: one loop launches, sleeps until a child exits (SIGCHLD) or a deadline, reaps with
 /// wait4, and ends groups (timeout, interrupt, halt, leftovers of finished jobs) with the
