@@ -3,7 +3,7 @@
 // backend) and prints one JSON object: per-repetition seconds, routes and LAPACK test ratios.
 // Usage: svd_gpu_driver --batch B --m M --n N [--dtype f32|f64] [--economy] [--values-only]
 //        [--algorithm auto|jacobi|polar|qr|gram] [--reps R] [--warmup W] [--check C]
-//        [--streams K] [--small-kernel] [--spin]
+//        [--streams K] [--small-kernel] [--spin] [--chunk C]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,7 +22,7 @@
 namespace {
 
 struct Args {
-  int batch = 20, m = 1000, n = 1000, reps = 5, warmup = 1, check = 4, streams = 10;
+  int batch = 20, m = 1000, n = 1000, reps = 5, warmup = 1, check = 4, streams = 10, chunk = 0;
   bool f32 = false, economy = false, values_only = false, small_kernel = false, spin = false;
   std::string algorithm = "auto";
 };
@@ -61,6 +61,8 @@ Args parse(int argc, char** argv) {
       a.small_kernel = true;
     else if (k == "--spin")
       a.spin = true;
+    else if (k == "--chunk")
+      a.chunk = std::stoi(next());
     else
       throw tandem::UsageError("unknown argument " + k);
   }
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
     o.streams_per_device = g.streams;
     o.kernel_for_small = g.small_kernel;
     o.blocking_sync = !g.spin;
+    o.chunk = g.chunk;
     tandem::cuda::CudaBackend backend({0}, std::make_shared<tandem::CpuBackend>(0), o);
     nlohmann::json out = g.f32 ? run<float>(g, backend, tandem::DType::kFloat32)
                                : run<double>(g, backend, tandem::DType::kFloat64);
@@ -157,7 +160,8 @@ int main(int argc, char** argv) {
     out["case"] = std::to_string(g.batch) + "x" + std::to_string(g.m) + "x" + std::to_string(g.n) +
                   (g.f32 ? " f32" : " f64") + (g.economy ? " economy" : " full") +
                   (g.values_only ? " values" : "") + " " + g.algorithm +
-                  (g.small_kernel ? " small-kernel" : "") + (g.spin ? " spin" : "");
+                  (g.small_kernel ? " small-kernel" : "") + (g.spin ? " spin" : "") +
+                  (g.chunk > 0 ? " chunk " + std::to_string(g.chunk) : "");
     std::printf("%s\n", out.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

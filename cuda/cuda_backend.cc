@@ -202,7 +202,8 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
   // apart.
   int chunk = 1;
   if (route_is_batched(route)) {
-    chunk = std::clamp((n + 2 * k - 1) / (2 * k), 1, options_.max_chunk);
+    chunk = options_.chunk > 0 ? std::min(options_.chunk, options_.max_chunk)
+                               : std::clamp((n + 2 * k - 1) / (2 * k), 1, options_.max_chunk);
   }
   std::size_t free_b = 0, total_b = 0;
   TANDEM_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));

@@ -20,6 +20,7 @@ struct CudaBackendOptions {
   int streams_per_device = 10;               ///< GpuWorkers per device (capped by memory)
   int64_t batch_bytes = int64_t(512) << 20;  ///< input bytes per svd() call (BackendTraits)
   int max_chunk = 8192;                      ///< matrices per batched solver call
+  int chunk = 0;  ///< matrices per batched call when > 0 (benchmarks), else two chunks per worker
   bool kernel_for_small = false;  ///< our Jacobi kernel also for ≤ 32×32 (else gesvdjBatched)
   int64_t memory_limit = 0;       ///< device bytes to plan with; 0 = what is free (tests)
   bool gram_in_auto = true;       ///< auto may take the checked Gram route (float32)
