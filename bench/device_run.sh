@@ -52,7 +52,7 @@ step build 240 build.log ninja -C "$BUILD" -j"$JOBS" -k 0 tandem cuda_test svd_t
 
 CUDA_TEST=$BUILD/tests/cuda/cuda_test
 if [ -x "$CUDA_TEST" ]; then
-  step cuda_test 150 cuda_test.log "$CUDA_TEST" --gtest_output="json:$OUT/cuda_test.json"
+  step cuda_test 240 cuda_test.log "$CUDA_TEST" --gtest_output="json:$OUT/cuda_test.json"
   grep -E "^\[  (FAILED|PASSED) " "$OUT/cuda_test.log" | tail -n 30
   echo "skipped: $(grep -c '^\[  SKIPPED' "$OUT/cuda_test.log")"
 else
