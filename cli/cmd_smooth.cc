@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backend_registry.h"
 #include "command.h"
 #include "core/atomic_file.h"
 #include "core/cores.h"
@@ -19,6 +20,7 @@
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/report.h"
+#include "smooth/gpu_smoother.h"
 #include "smooth/gzip_codec.h"
 #include "smooth/smooth_job.h"
 
@@ -92,6 +94,8 @@ nlohmann::json report_item(const SmoothReport& r, const std::string& status,
                            const std::string& msg) {
   nlohmann::json j = {{"input", r.input}, {"output", r.output}, {"status", status}};
   if (!msg.empty()) j["message"] = msg;
+  j["device"] = r.device;
+  if (!r.device_note.empty()) j["device_note"] = r.device_note;
   if (r.volumes > 0) {
     j["shape"] = {r.shape.nx, r.shape.ny, r.shape.nz, r.volumes};
     j["voxel_mm"] = r.voxel_mm;
@@ -168,16 +172,22 @@ int run_smooth(const SmoothArgs& a) {
   int modes = static_cast<int>(!a.fwhm.empty()) + !a.to_fwhm.empty() + a.estimate;
   if (a.time_filter && a.fwhm.empty()) throw UsageError("--time-filter needs --fwhm");
   if (modes != 1) throw UsageError("smooth: give exactly one of --fwhm, --to-fwhm, --estimate");
-  if (a.device == "gpu") throw UsageError("--device gpu: this build has no CUDA smoothing path");
   SmoothOptions o = make_options(a);
   ProgressLine progress(stderr, !a.quiet);
+  // --estimate filters nothing: only --device gpu (which must find a device) looks for one.
+  const DeviceChoice device = parse_device(a.device);
+  if (!a.estimate || device == DeviceChoice::kGpu) {
+    std::string note;
+    o.gpu = make_gpu_smoother(device, &note);
+    if (!note.empty()) progress.event("tandem: " + note);
+  }
   install_interrupt_handlers();
   if (a.estimate) return run_estimate(a, o, progress);
   if (a.time_filter) {
     for (const auto& in : a.inputs) {
       SmoothReport r = time_filter_only(in, o);
-      std::printf("%s: smoothing step %.4f s (%d threads)\n", in.c_str(), r.filter_seconds,
-                  o.threads);
+      std::printf("%s: smoothing step %.4f s on %s (%d threads)\n", in.c_str(), r.filter_seconds,
+                  r.device.c_str(), o.threads);
     }
     return kExitOk;
   }
@@ -209,11 +219,12 @@ int run_smooth(const SmoothArgs& a) {
                                  {"datatype", a.datatype},
                                  {"compression_level", o.compression_level},
                                  {"gzip", gzip_backend_name()},
-                                 {"threads", o.threads}});
+                                 {"threads", o.threads},
+                                 {"device", o.gpu ? o.gpu->name() : "cpu"}});
   }
   auto t0 = std::chrono::steady_clock::now();
   int done = 0, failed = 0;
-  bool stopped = false;
+  bool stopped = false, on_cpu = false, on_gpu = false;  // where the done images were smoothed
   for (std::size_t i = 0; i < a.inputs.size() && !stopped; ++i) {
     SmoothReport r;
     r.input = a.inputs[i];
@@ -222,6 +233,9 @@ int run_smooth(const SmoothArgs& a) {
       check_output_dir(outputs[i]);
       r = smooth_file(a.inputs[i], outputs[i], o);
       ++done;
+      (r.device == "cpu" ? on_cpu : on_gpu) = true;
+      if (!r.device_note.empty())
+        progress.event("tandem: " + r.input + ": smoothed on the CPU: " + r.device_note);
       if (r.nonfinite)
         progress.event("tandem: " + r.input + ": " + std::to_string(r.nonfinite) +
                        " NaN/Inf values set to 0");
@@ -233,15 +247,23 @@ int run_smooth(const SmoothArgs& a) {
       if (report) report->add_item(report_item(r, "interrupted", "interrupted"));
     } catch (const std::exception& e) {
       ++failed;
-      progress.failure(std::string("tandem: error: ") + e.what());
-      if (report) report->add_item(report_item(r, "failed", e.what()));
+      // Input errors name their file already; a device failure is named after the image it hit.
+      const bool device_failed = o.gpu && dynamic_cast<const CudaError*>(&e);
+      if (device_failed) r.device = o.gpu->name();
+      const std::string why = device_failed ? r.input + ": " + e.what() : e.what();
+      progress.failure("tandem: error: " + why);
+      if (report) report->add_item(report_item(r, "failed", why));
     }
   }
   progress.finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.quiet) {
-    std::printf("smooth: %zu images: %d done, %d failed in %.2f s (%d threads, gzip %s)\n",
-                a.inputs.size(), done, failed, secs, o.threads, gzip_backend_name());
+    std::string device_name = "the CPU";
+    if (o.gpu && !on_cpu) device_name = o.gpu->name();
+    if (o.gpu && on_cpu && on_gpu) device_name = o.gpu->name() + " and the CPU";
+    std::printf("smooth: %zu images: %d done, %d failed in %.2f s on %s (%d threads, gzip %s)\n",
+                a.inputs.size(), done, failed, secs, device_name.c_str(), o.threads,
+                gzip_backend_name());
   }
   if (report) {
     report->finish({{"total", a.inputs.size()},
@@ -279,7 +301,9 @@ std::function<int()> setup_smooth(CLI::App& sub) {
   sub.add_option("--compression-level", a->compression_level,
                  "gzip level 0-9 for .nii.gz (default 1)")
       ->check(CLI::Range(0, 9));
-  sub.add_option("--device", a->device, "auto, cpu or gpu")
+  sub.add_option("--device", a->device,
+                 "auto (GPU when usable), cpu or gpu (error without one); same bits either way. "
+                 "--edges fsl and --estimate always run on the CPU")
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
   sub.add_option("-j,--threads", a->threads, "Threads (default: usable cores)")
       ->check(CLI::PositiveNumber);

@@ -4,12 +4,16 @@
 // host/backend_registry.cc loads with dlopen only on a machine with an NVIDIA driver: linked
 // in, cuSOLVER and cuBLAS alone cost every tandem process ~260 MB of resident memory and ~80 ms
 // of start-up, GPU or not. The registry reaches the functions below through CudaPlugin.
+// Everything CudaPlugin passes is plain C++ (no CUDA header), and both sides come from one build
+// with one compiler and one shared libstdc++: tandem::Error and its subclasses thrown in the
+// module (CudaError, NoDeviceError) reach the host's catch blocks as they are.
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backend_registry.h"
+#include "smooth_gpu.h"
 #include "svd/backend.h"
 
 namespace tandem::cuda {
@@ -36,10 +40,15 @@ struct CudaPlugin {
   std::shared_ptr<Backend> (*make_backend)(const std::vector<int>& devices,
                                            std::shared_ptr<Backend> cpu_fallback,
                                            bool gpu_required);
+  /// kMaxSmoothRadius: the largest Gaussian radius smooth_volumes takes.
+  int max_smooth_radius;
+  /// smooth_volumes_gpu (smooth_gpu.h): tandem smooth's three reflect-edge passes on one device.
+  void (*smooth_volumes)(const float* in, float* out, const VolumeShape& shape,
+                         std::int64_t volumes, const std::array<SmoothAxis, 3>& axes, int device);
 };
 
 /// Bumped whenever CudaPlugin or the types it passes change.
-constexpr int kCudaPluginAbi = 2;
+constexpr int kCudaPluginAbi = 3;
 
 /// File name of the module and of its entry point.
 constexpr const char* kCudaPluginFile = "libtandem_cuda.so";

@@ -5,7 +5,8 @@
 extern "C" __attribute__((visibility("default"))) const tandem::cuda::CudaPlugin*
 tandem_cuda_plugin() {
   static const tandem::cuda::CudaPlugin kPlugin{
-      tandem::cuda::kCudaPluginAbi, &tandem::cuda::list_devices, &tandem::cuda::versions,
-      &tandem::cuda::make_cuda_backend};
+      tandem::cuda::kCudaPluginAbi,   &tandem::cuda::list_devices,
+      &tandem::cuda::versions,        &tandem::cuda::make_cuda_backend,
+      tandem::cuda::kMaxSmoothRadius, &tandem::cuda::smooth_volumes_gpu};
   return &kPlugin;
 }

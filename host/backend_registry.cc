@@ -7,10 +7,12 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <array>
 #include <climits>
 #include <mutex>
 
 #include "core/error.h"
+#include "smooth/gpu_smoother.h"
 #include "svd/cpu_backend.h"
 
 #ifdef TANDEM_HAVE_CUDA
@@ -80,6 +82,39 @@ const PluginState& plugin_state() {
   return state;
 }
 
+// tandem smooth's passes through the module. Errors the module throws (CudaError) pass through
+// as they do for make_backend and CudaBackend::svd: both sides share one compiler and libstdc++.
+class PluginSmoother : public GpuSmoother {
+ public:
+  PluginSmoother(const cuda::CudaPlugin* plugin, const GpuInfo& gpu)
+      : plugin_(plugin),
+        device_(gpu.ordinal),
+        name_("cuda:" + std::to_string(gpu.ordinal) + " (" + gpu.name + ")") {}
+
+  std::string name() const override { return name_; }
+  int max_radius() const override { return plugin_->max_smooth_radius; }
+
+  void apply(const SeparableGaussian& g, const float* in, float* out,
+             std::int64_t volumes) const override {
+    TANDEM_EXPECTS(unsupported(g).empty(), "GPU smoothing: " + unsupported(g));
+    std::array<cuda::SmoothAxis, 3> axes;
+    for (int a = 0; a < 3; ++a) {
+      axes[static_cast<std::size_t>(a)].radius = g.kernel(a).radius;
+      axes[static_cast<std::size_t>(a)].weights = g.kernel(a).weights;
+    }
+    // The module keeps the weights in the device's constant memory: one call at a time, from
+    // any smoother in the process.
+    std::lock_guard<std::mutex> lock(mu_);
+    plugin_->smooth_volumes(in, out, g.shape(), volumes, axes, device_);
+  }
+
+ private:
+  const cuda::CudaPlugin* plugin_;
+  int device_;
+  std::string name_;
+  static inline std::mutex mu_;
+};
+
 #endif
 
 // Devices to use: --gpus as given (each must exist), else every visible one.
@@ -131,6 +166,22 @@ std::string cuda_versions() {
   return s.plugin ? s.plugin->versions() : "not loaded (" + s.why_none + ")";
 #else
   return "not compiled in";
+#endif
+}
+
+std::shared_ptr<GpuSmoother> make_gpu_smoother(DeviceChoice device, std::string* note) {
+  if (device == DeviceChoice::kCpu) return nullptr;
+  std::string why;
+  std::vector<GpuInfo> gpus = list_gpus(&why);
+  if (gpus.empty()) {
+    if (device == DeviceChoice::kGpu) throw NoDeviceError("--device gpu: " + why);
+    if (note) *note = why + "; smoothing on the CPU";
+    return nullptr;
+  }
+#ifdef TANDEM_HAVE_CUDA
+  return std::make_shared<PluginSmoother>(plugin_state().plugin, gpus.front());
+#else
+  return nullptr;
 #endif
 }
 

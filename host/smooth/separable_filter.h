@@ -30,6 +30,8 @@ class SeparableGaussian {
   void apply(const float* in, float* out, float* scratch, int threads = 1) const;
 
   const VolumeShape& shape() const { return shape_; }
+  /// What lies beyond the border.
+  EdgeMode edges() const { return edges_; }
   /// The kernel for axis a (radius 0 and no weights when that axis is skipped).
   const GaussianKernel& kernel(int axis) const { return kernels_[axis]; }
 

@@ -12,6 +12,8 @@
 
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "smooth/gpu_smoother.h"
+#include "smooth/gpu_volume_loop.h"
 
 namespace tandem {
 
@@ -43,6 +45,21 @@ std::string format_number(double v) {
 
 std::string descrip_for(const std::array<double, 3>& fwhm) {
   return "tandem smooth fwhm=" + fwhm_label(fwhm) + "mm";
+}
+
+// The device for `g`: SmoothOptions::gpu when it implements this filter, else the CPU. The report
+// says which ran and, when the GPU was passed over, why.
+const GpuSmoother* device_for(const SmoothOptions& opt, const SeparableGaussian& g,
+                              SmoothReport& rep) {
+  rep.device = "cpu";
+  if (!opt.gpu) return nullptr;
+  std::string why = opt.gpu->unsupported(g);
+  if (!why.empty()) {
+    rep.device_note = why;
+    return nullptr;
+  }
+  rep.device = opt.gpu->name();
+  return opt.gpu.get();
 }
 
 NiftiWriteOptions write_options(const NiftiImage& img, const SmoothOptions& opt,
@@ -83,7 +100,7 @@ SmoothingMask load_mask(const std::string& mask_path, const NiftiImage& image) {
 
 std::size_t smooth_volumes(const SeparableGaussian& g, std::int64_t volumes,
                            const VolumeSource& source, SmoothingMask* mask, int threads, float* out,
-                           NiftiStreamWriter* sink) {
+                           NiftiStreamWriter* sink, const GpuSmoother* gpu) {
   const std::size_t n = g.shape().voxels();
   const int workers =
       static_cast<int>(std::clamp<std::int64_t>(threads, 1, std::max<std::int64_t>(volumes, 1)));
@@ -95,6 +112,7 @@ std::size_t smooth_volumes(const SeparableGaussian& g, std::int64_t volumes,
     mask->smoothed.resize(n);
     g.apply(ones.data(), mask->smoothed.data(), scratch.data(), threads);
   }
+  if (gpu) return smooth_volumes_on_gpu(g, *gpu, volumes, source, mask, threads, out, sink);
   std::atomic<std::int64_t> next{0};
   std::atomic<std::size_t> nonfinite{0};
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
@@ -173,7 +191,7 @@ void blur_to_fwhm(const NiftiImage& img, const SmoothOptions& opt, SmoothingMask
           std::copy_n(data + static_cast<std::size_t>(t) * shape.voxels(), shape.voxels(), dst);
           return std::size_t{0};
         },
-        mask, opt.threads, other.get());
+        mask, opt.threads, other.get(), nullptr, device_for(opt, g, rep));
     std::copy_n(other.get(), total, data);
   }
   double final_fwhm = rep.estimates.back().combined_mm;
@@ -234,7 +252,7 @@ SmoothReport smooth_file(const std::string& input, const std::string& output,
   const int workers = img.inflating() ? std::max(1, opt.threads - 1) : opt.threads;
   rep.nonfinite = smooth_volumes(
       g, rep.volumes, [&](std::int64_t t, float* dst) { return img.read_volume(t, dst); },
-      mask.get(), workers, data.get(), &writer);
+      mask.get(), workers, data.get(), &writer, device_for(opt, g, rep));
   rep.filter_seconds = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
   writer.finish();
@@ -264,7 +282,7 @@ SmoothReport time_filter_only(const std::string& input, const SmoothOptions& opt
         std::copy_n(decoded.data() + static_cast<std::size_t>(t) * n, n, dst);
         return std::size_t{0};
       },
-      nullptr, opt.threads, out.data());
+      nullptr, opt.threads, out.data(), nullptr, device_for(opt, g, rep));
   rep.filter_seconds = seconds_since(t0);
   return rep;
 }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 
 namespace tandem {
 
+class GpuSmoother;
+
 /// What `tandem smooth` does to one image.
 struct SmoothOptions {
   std::array<double, 3> fwhm_mm{};  ///< FWHM per axis in mm (0 skips the axis)
@@ -24,6 +27,9 @@ struct SmoothOptions {
   bool keep_datatype = false;  ///< write the input's datatype instead of float32
   int compression_level = 1;   ///< zlib-scale gzip level for .nii.gz outputs
   int threads = 1;             ///< worker threads (volumes in parallel, gzip members)
+  /// The device for the Gaussian passes (make_gpu_smoother()); null: the CPU. Used wherever the
+  /// device implements the same filter (reflect edges, a radius it takes), else the CPU runs.
+  std::shared_ptr<const GpuSmoother> gpu;
 };
 
 /// What happened to one image; filled in as far as the work got.
@@ -40,6 +46,9 @@ struct SmoothReport {
   /// --to-fwhm: the isotropic FWHM (mm) of each blur step.
   std::vector<double> blur_steps_mm;
   double read_seconds = 0, filter_seconds = 0, write_seconds = 0;
+  std::string device = "cpu";  ///< where the passes ran: "cpu" or the GpuSmoother's name()
+  /// Why the CPU ran although SmoothOptions::gpu was set ("" otherwise).
+  std::string device_note;
 };
 
 /// A binary mask on the image grid and its smoothed copy, the denominator of (img·M)⊛G / (M⊛G).
@@ -59,10 +68,11 @@ using VolumeSource = std::function<std::size_t(std::int64_t t, float* dst)>;
 /// parallel on `threads` threads. With a mask, each volume becomes (v·M)⊛G / (M⊛G) inside the mask
 /// and 0 outside. Returns the total count of non-finite inputs. Polls interrupted(). With a
 /// `sink`, each finished volume is handed to it and the workers also run its compress/write tasks
-/// (the caller then calls sink->finish()).
+/// (the caller then calls sink->finish()). With `gpu` (gpu->unsupported(filter) must be empty)
+/// the passes run on that device, bit for bit the same (smooth_volumes_on_gpu()).
 std::size_t smooth_volumes(const SeparableGaussian& filter, std::int64_t volumes,
                            const VolumeSource& source, SmoothingMask* mask, int threads, float* out,
-                           NiftiStreamWriter* sink = nullptr);
+                           NiftiStreamWriter* sink = nullptr, const GpuSmoother* gpu = nullptr);
 
 /// Reads `input`, smooths it per `options` and writes `output` atomically. Throws InputError
 /// (file, item, reason) for bad inputs and Error for write failures.
