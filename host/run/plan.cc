@@ -73,7 +73,7 @@ std::vector<Field> smooth_fields(SmoothPlan& p) {
       {"subjects", Kind::kString, &p.subjects}, {"args", Kind::kStrings, &p.args},
       {"input", Kind::kString, &p.input},       {"output", Kind::kString, &p.output},
       {"fwhm", Kind::kText, &p.fwhm},           {"threads_per_job", Kind::kInt, &p.threads_per_job},
-      {"results", Kind::kString, &p.results}};
+      {"results", Kind::kString, &p.results},   {"device", Kind::kString, &p.device}};
 }
 
 std::string known_keys(const std::vector<Field>& fields) {
@@ -246,6 +246,9 @@ void validate(const Plan& p) {
             "[smooth] needs 'input', 'output' (templates) and 'fwhm'");
     require(!p.smooth.subjects.empty() || !p.smooth.args.empty(), f,
             "[smooth] needs 'subjects' (a file) or 'args' (an array)");
+    const std::string& d = p.smooth.device;
+    require(d == "auto" || d == "cpu" || d == "gpu", f,
+            "[smooth] device must be \"auto\", \"cpu\" or \"gpu\", not \"" + d + "\"");
   }
 }
 

@@ -50,6 +50,7 @@ struct SmoothPlan {
   std::string fwhm;    ///< "6" or "6,6,8"
   int64_t threads_per_job = 1;
   std::string results;  ///< per-subject stdout/stderr directory ("" = failed jobs' logs only)
+  std::string device = "auto";  ///< `tandem smooth --device`: auto, cpu or gpu
 };
 
 /// A whole plan. Any table may be absent (but not all of them).

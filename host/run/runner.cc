@@ -79,10 +79,10 @@ jobs::MapOptions jobs_options(const JobsPlan& j, bool resume) {
 
 jobs::MapOptions smooth_options(const SmoothPlan& s, const std::string& self_exe) {
   jobs::MapOptions o;
-  o.command = {self_exe, "smooth", s.input,
-               "--fwhm", s.fwhm,   "-o",
-               s.output, "-j",     std::to_string(s.threads_per_job),
-               "--quiet"};
+  o.command = {self_exe,   "smooth", s.input,
+               "--fwhm",   s.fwhm,   "-o",
+               s.output,   "-j",     std::to_string(s.threads_per_job),
+               "--device", s.device, "--quiet"};
   o.subjects_file = s.subjects;
   o.subject_args = s.args;
   o.threads_per_job = static_cast<int>(s.threads_per_job);

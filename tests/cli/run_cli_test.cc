@@ -85,6 +85,35 @@ TEST(RunCliTest, PlanErrorsExitTwoNamingLineAndKey) {
   EXPECT_EQ(run_command(tandem_bin() + " run " + d / "plan.toml --set jobs.nokey=1").exit_code, 2);
 }
 
+TEST(RunCliTest, SmoothTablePassesItsDeviceToEachJob) {
+  const std::string py = testing::python_with_numpy();
+  if (py.empty() || run_command(py + " -c 'import nibabel'").exit_code != 0)
+    GTEST_SKIP() << "no Python with numpy and nibabel (set TANDEM_PYTHON)";
+  ScratchDir d;
+  auto m = run_command(py + " " + testing::test_source_dir() + "/smooth/make_image.py " +
+                       d / "a.nii" + " --shape 6,5,4,2");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  auto plan = [&](const std::string& device) {
+    write(d / "plan.toml", "[smooth]\nargs = [\"a\"]\ninput = \"" + d / "{}.nii" +
+                               "\"\noutput = \"" + d / ("{}_" + device + ".nii") +
+                               "\"\nfwhm = 6\nresults = \"" + d / ("logs_" + device) +
+                               "\"\ndevice = \"" + device + "\"\n");
+    return run_command(tandem_bin() + " run -q " + d / "plan.toml");
+  };
+  auto cpu = plan("cpu");
+  EXPECT_EQ(cpu.exit_code, 0) << cpu.output;
+  EXPECT_TRUE(fs::exists(d / "a_cpu.nii"));
+  if (run_command(tandem_bin() + " info").output.find("gpus: none") == std::string::npos)
+    GTEST_SKIP() << "a CUDA device is present: device = \"gpu\" would succeed";
+  // Without a device each job is `tandem smooth --device gpu`'s usage error.
+  auto gpu = plan("gpu");
+  EXPECT_EQ(gpu.exit_code, 1) << gpu.output;
+  EXPECT_FALSE(fs::exists(d / "a_gpu.nii"));
+  std::ifstream err(d / "logs_gpu/a/stderr");
+  std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("tandem: error: --device gpu: "), std::string::npos) << text;
+}
+
 TEST(RunCliTest, InterruptEndsJobsAndLeavesNoHalfWrittenOutput) {
   ScratchDir d;
   const std::string marker = "tandem-run-marker-" + std::to_string(getpid());
