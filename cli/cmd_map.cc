@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
+#include "core/shard.h"
 #include "jobs/map_plan.h"
 #include "jobs/report.h"
 #include "jobs/units.h"
@@ -24,7 +25,8 @@ namespace {
 
 struct MapArgs {
   jobs::MapOptions options;
-  std::string timeout, retry_delay = "1", grace = "5", halt = "never", mem_per_job, report;
+  std::string timeout, retry_delay = "1", grace = "5", halt = "never", mem_per_job, report, shard;
+  bool shard_given = false;
   bool resume_failed = false;
   bool dry_run = false;
   bool quiet = false;
@@ -51,6 +53,7 @@ jobs::MapOptions parsed_options(MapArgs& a) {
   o.halt = jobs::parse_halt(a.halt);
   if (!a.mem_per_job.empty()) o.mem_per_job = jobs::parse_bytes(a.mem_per_job, "--mem-per-job");
   o.resume = o.resume || a.resume_failed;
+  if (a.shard_given) o.shard = parse_shard(a.shard);
   return o;
 }
 
@@ -70,7 +73,9 @@ int run_map_command(MapArgs& a) {
   }
   jobs::MapResult result = jobs::run_map(plan, &printer);
   int code = jobs::map_exit_code(result);
-  if (!a.report.empty()) jobs::write_map_report(a.report, result, code);
+  if (!a.report.empty()) {
+    jobs::write_map_report(substitute_shard(a.report, plan.shard.value_or(Shard{})), result, code);
+  }
   print_map_summary(line, "map", result, a.quiet);
   return code;
 }
@@ -89,7 +94,8 @@ std::function<int()> setup_map(CLI::App& sub) {
   sub.add_option("--retries", o.retries, "Retry a failed job up to N more times");
   sub.add_option("--retry-delay", a->retry_delay, "First retry delay, doubled per retry");
   sub.add_option("--halt", a->halt, "never | soon,fail=K | now,fail=K");
-  sub.add_option("--joblog", o.joblog, "Append GNU parallel's joblog to FILE");
+  sub.add_option("--joblog", o.joblog,
+                 "Append GNU parallel's joblog to FILE ({shard} in FILE becomes K-of-N)");
   sub.add_flag("--resume", o.resume, "Skip jobs that succeeded in --joblog; rerun the rest");
   sub.add_flag("--resume-failed", a->resume_failed, "Same as --resume (GNU parallel's name)");
   sub.add_option("--results", o.results_dir, "Keep each job's stdout/stderr in DIR/<subject>/");
@@ -99,14 +105,20 @@ std::function<int()> setup_map(CLI::App& sub) {
   sub.add_option("--threads-per-job", o.threads_per_job, "Threads each job may use (default 1)");
   sub.add_option("--mem-per-job", a->mem_per_job,
                  "Start a job only while this much memory is free");
-  sub.add_option("--report", a->report, "Write a JSON report, one record per subject");
+  sub.add_option("--report", a->report,
+                 "Write a JSON report, one record per subject ({shard} becomes K-of-N)");
+  CLI::Option* shard = sub.add_option(
+      "--shard", a->shard,
+      "K/N or slurm: run only shard K of N, the subjects i (from 0, in input order) "
+      "with i mod N = K-1; slurm takes K and N from SLURM_ARRAY_TASK_ID/_MIN/_COUNT");
   sub.add_flag("--dry-run", a->dry_run, "Print the commands and exit");
   sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
   sub.add_option("command", o.command, "COMMAND ARG... after --, with {} placeholders");
   sub.prefix_command();
   sub.footer("The command follows `--`: tandem map [OPTIONS] -- COMMAND ARG... ({} = subject)");
-  return [a] {
+  return [a, shard] {
     if (auto words = words_after_double_dash()) a->options.command = *words;
+    a->shard_given = shard->count() > 0;
     return run_map_command(*a);
   };
 }

@@ -3,16 +3,19 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backend_registry.h"
 #include "command.h"
+#include "core/atomic_file.h"
 #include "core/cores.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/report.h"
+#include "core/shard.h"
 #include "svd/scheduler.h"
 #include "svd/serial_baseline.h"
 #include "svd_output.h"
@@ -23,7 +26,8 @@ namespace {
 
 struct SvdArgs {
   std::vector<std::string> inputs;
-  std::string outdir, random, device = "auto", algorithm = "auto", report, gpus;
+  std::string outdir, random, device = "auto", algorithm = "auto", report, gpus, shard;
+  bool shard_given = false;
   bool economy = false, values_only = false, check = false, resume = false, quiet = false;
   bool canonical_signs = false, compare_serial = false;
   int threads = 0;
@@ -45,6 +49,19 @@ std::vector<int> parse_gpu_list(const std::string& text) {
   return out;
 }
 
+// Temporaries of killed runs. Under --shard other machines may be writing into the same
+// directory, and their process IDs mean nothing here: only this shard's outputs are cleaned.
+void remove_stale_temporaries_here(const std::vector<SvdSource>& sources, const std::string& outdir,
+                                   bool sharded) {
+  if (!sharded) {
+    remove_stale_temporaries(outdir);
+    return;
+  }
+  std::vector<std::string> outputs;
+  for (const SvdSource& s : sources) outputs.push_back(s.output);
+  remove_stale_temporaries_of(outputs);
+}
+
 int run_svd(const SvdArgs& a) {
   if (a.inputs.empty() && a.random.empty()) throw UsageError("svd: give INPUT files or --random");
   if (!a.inputs.empty() && a.outdir.empty()) throw UsageError("svd: -o OUTDIR is required");
@@ -58,23 +75,34 @@ int run_svd(const SvdArgs& a) {
   run.svd.canonical_signs = a.canonical_signs;
   run.svd.algorithm = parse_algorithm(a.algorithm);
   run.resume = a.resume;
+  std::optional<Shard> shard;
+  if (a.shard_given) shard = parse_shard(a.shard);
   std::vector<SvdSource> sources = expand_inputs(a.inputs, a.outdir);
   if (!a.random.empty()) sources.push_back(random_source(parse_random_spec(a.random), a.outdir));
+  std::string scope;  // "shard K/N: X of Y input files: " in the summary
+  if (shard) {
+    ShardSelection part = select_shard(std::move(sources), *shard);
+    sources = std::move(part.sources);
+    scope = "shard " + shard_label(*shard) + ": " + std::to_string(part.files) + " of " +
+            std::to_string(part.total_files) + " input files: ";
+  }
 
   BackendConfig cfg{parse_device(a.device), a.threads, parse_gpu_list(a.gpus)};
   std::string note;
   std::shared_ptr<Backend> backend = make_backend(cfg, &note);
   ProgressLine progress(stderr, !a.quiet);
   if (!note.empty()) progress.event("tandem: " + note);
-  if (!a.outdir.empty()) remove_stale_temporaries(a.outdir);
+  if (!a.outdir.empty()) remove_stale_temporaries_here(sources, a.outdir, shard.has_value());
 
   std::unique_ptr<ReportWriter> report;
   if (!a.report.empty()) {
+    nlohmann::json head{{"command", "svd"},
+                        {"backend", backend->name()},
+                        {"full_matrices", !a.economy},
+                        {"values_only", a.values_only}};
+    if (shard) head["shard"] = {{"index", shard->index}, {"count", shard->count}};
     report =
-        std::make_unique<ReportWriter>(a.report, nlohmann::json{{"command", "svd"},
-                                                                {"backend", backend->name()},
-                                                                {"full_matrices", !a.economy},
-                                                                {"values_only", a.values_only}});
+        std::make_unique<ReportWriter>(substitute_shard(a.report, shard.value_or(Shard{})), head);
   }
   install_interrupt_handlers();
   CliObserver observer(progress, report.get());
@@ -83,9 +111,9 @@ int run_svd(const SvdArgs& a) {
 
   const double rate = st.seconds > 0 ? static_cast<double>(st.done) / st.seconds : 0;
   std::printf(
-      "svd: %lld matrices: %lld done, %lld failed, %lld skipped in %.2f s (%.3g matrices/s) on "
-      "%s\n",
-      static_cast<long long>(st.total + st.skipped), static_cast<long long>(st.done),
+      "svd: %s%lld matrices: %lld done, %lld failed, %lld skipped in %.2f s (%.3g matrices/s) "
+      "on %s\n",
+      scope.c_str(), static_cast<long long>(st.total + st.skipped), static_cast<long long>(st.done),
       static_cast<long long>(st.failed), static_cast<long long>(st.skipped), st.seconds, rate,
       backend->name().c_str());
   if (!a.outdir.empty())
@@ -133,12 +161,20 @@ std::function<int()> setup_svd(CLI::App& sub) {
   sub.add_flag("--check", a->check, "Report residual and orthogonality per matrix");
   sub.add_flag("--canonical-signs", a->canonical_signs,
                "Flip signs so each U column's largest entry is positive (sklearn svd_flip)");
-  sub.add_option("--report", a->report, "Write a JSON report with one record per matrix");
+  sub.add_option("--report", a->report,
+                 "Write a JSON report with one record per matrix ({shard} becomes K-of-N)");
+  CLI::Option* shard = sub.add_option(
+      "--shard", a->shard,
+      "K/N or slurm: only shard K of N, the input files i (from 0, in input order) with "
+      "i mod N = K-1; slurm takes K and N from SLURM_ARRAY_TASK_ID/_MIN/_COUNT");
   sub.add_flag("--resume", a->resume, "Skip inputs whose output is already complete");
   sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
   sub.add_flag("--compare-serial", a->compare_serial,
                "Also time a serial loop of the same work and print the speedup");
-  return [a] { return run_svd(*a); };
+  return [a, shard] {
+    a->shard_given = shard->count() > 0;
+    return run_svd(*a);
+  };
 }
 
 }  // namespace

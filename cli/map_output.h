@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/progress.h"
+#include "core/shard.h"
 #include "jobs/map_plan.h"
 #include "jobs/pool.h"
 #include "jobs/report.h"
@@ -87,9 +88,10 @@ class MapPrinter : public jobs::PoolObserver {
   std::size_t finished_ = 0;
 };
 
-/// The end-of-run summary of one map run, headed `name` ("map", "jobs", "smooth"): counts and
-/// wall time, then every failed subject with its outcome, log path and last stderr lines.
-/// With `quiet` a run without failures prints nothing.
+/// The end-of-run summary of one map run, headed `name` ("map", "jobs", "smooth"): counts (of
+/// one shard's subjects, "shard K/N: X of Y subjects", when sharded) and wall time, then every
+/// failed subject with its outcome, log path and last stderr lines. With `quiet` a run without
+/// failures prints nothing.
 inline void print_map_summary(ProgressLine& line, const std::string& name,
                               const jobs::MapResult& result, bool quiet) {
   std::size_t ok = 0, skipped = 0, failed = 0, not_started = 0;
@@ -100,10 +102,15 @@ inline void print_map_summary(ProgressLine& line, const std::string& name,
     if (jobs::is_failure(r.outcome) && r.outcome != jobs::Outcome::kNotStarted) ++failed;
   }
   line.finish();
-  std::string head =
-      name + ": " + std::to_string(result.results.size()) + " subjects: " + std::to_string(ok) +
-      " ok, " + std::to_string(failed) + " failed, " + std::to_string(skipped) + " skipped, " +
-      std::to_string(not_started) + " not started, wall " + format_duration(result.wall_seconds);
+  std::string subjects = std::to_string(result.results.size());
+  if (result.shard) {
+    subjects = "shard " + shard_label(*result.shard) + ": " + subjects + " of " +
+               std::to_string(result.total_subjects);
+  }
+  std::string head = name + ": " + subjects + " subjects: " + std::to_string(ok) + " ok, " +
+                     std::to_string(failed) + " failed, " + std::to_string(skipped) + " skipped, " +
+                     std::to_string(not_started) + " not started, wall " +
+                     format_duration(result.wall_seconds);
   if (failed == 0 && not_started == 0) {
     if (!quiet) std::fprintf(stderr, "%s\n", head.c_str());
     return;

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -30,6 +32,24 @@ std::pair<std::string, std::string> split_path(const std::string& path) {
 
 bool process_alive(long pid) {
   return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
+// Removes the temporaries `.<name>.tmp-<pid>-<n>` in `dir` whose writer is gone and for whose
+// final name `wanted(name)` holds.
+template <typename Wanted>
+void remove_stale_temporaries_if(const std::string& dir, Wanted wanted) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    auto pos = name.rfind(".tmp-");
+    if (name.empty() || name[0] != '.' || pos == std::string::npos) continue;
+    if (!wanted(name.substr(1, pos - 1))) continue;
+    // Only temporaries whose writer is gone: a live run in the same directory keeps its own.
+    long pid = std::strtol(name.c_str() + pos + 5, nullptr, 10);
+    if (!process_alive(pid)) ::unlink((dir + "/" + name).c_str());
+  }
+  ::closedir(d);
 }
 
 }  // namespace
@@ -103,17 +123,20 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 }
 
 void remove_stale_temporaries(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    auto pos = name.rfind(".tmp-");
-    if (name.empty() || name[0] != '.' || pos == std::string::npos) continue;
-    // Only temporaries whose writer is gone: a live run in the same directory keeps its own.
-    long pid = std::strtol(name.c_str() + pos + 5, nullptr, 10);
-    if (!process_alive(pid)) ::unlink((dir + "/" + name).c_str());
+  remove_stale_temporaries_if(dir, [](const std::string&) { return true; });
+}
+
+void remove_stale_temporaries_of(const std::vector<std::string>& final_paths) {
+  std::map<std::string, std::set<std::string>> names_in_dir;
+  for (const auto& path : final_paths) {
+    auto [dir, name] = split_path(path);
+    names_in_dir[dir].insert(name);
   }
-  ::closedir(d);
+  for (const auto& [dir, names] : names_in_dir) {
+    remove_stale_temporaries_if(dir, [&names = names](const std::string& final_name) {
+      return names.count(final_name) > 0;
+    });
+  }
 }
 
 }  // namespace tandem

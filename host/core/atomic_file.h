@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tandem {
 
@@ -43,5 +44,10 @@ void write_file_atomic(const std::string& path, const std::string& content);
 
 /// Removes leftover `.<name>.tmp-*` files of dead runs in `dir` (best effort).
 void remove_stale_temporaries(const std::string& dir);
+
+/// Removes leftover temporaries of dead runs for these final paths only (best effort), for a
+/// run that shares its directories with runs on other machines (--shard), whose process IDs
+/// mean nothing here.
+void remove_stale_temporaries_of(const std::vector<std::string>& final_paths);
 
 }  // namespace tandem

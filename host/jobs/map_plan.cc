@@ -74,11 +74,12 @@ MapPlan plan_map(const MapOptions& o) {
     outputs.emplace_back(t, subjects.columns, "--output");
     if (outputs.back().uses_slot()) throw UsageError("--output: {%} is unknown before a job runs");
   }
+  const std::string joblog = substitute_shard(o.joblog, o.shard.value_or(Shard{}));
   JobLogHistory history;
-  if (o.resume) history = read_joblog(o.joblog);
+  if (o.resume) history = read_joblog(joblog);
   MapPlan plan{
-      {},      {}, {}, subjects, command, pool_options(o), o.results_dir.empty(), o.results_dir,
-      o.joblog};
+      {}, {}, {}, subjects, command, pool_options(o), o.results_dir.empty(), o.results_dir, joblog};
+  plan.shard = o.shard;
   std::set<std::string> dir_names;
   for (std::size_t i = 0; i < subjects.rows.size(); ++i) {
     const auto& row = subjects.rows[i];
@@ -92,13 +93,16 @@ MapPlan plan_map(const MapOptions& o) {
       job.stdout_path = (fs::path(o.results_dir) / dir / "stdout").string();
       job.stderr_path = (fs::path(o.results_dir) / dir / "stderr").string();
     }
+    // Other shards' subjects are not this run's: not run, not skipped, not reported. Checked
+    // after naming, so that a subject's --results directory is the same in every shard.
+    if (o.shard && !in_shard(i, *o.shard)) continue;
     // Declared outputs decide "done" when there are any; otherwise the joblog does.
     std::string reason;
     if (all_outputs_exist(job.outputs)) {
       reason = "outputs exist";
     } else if (job.outputs.empty() && o.resume &&
                history.succeeded.count(command.display(row, job.seq, 1)) > 0) {
-      reason = "succeeded in " + o.joblog;
+      reason = "succeeded in " + joblog;
     }
     if (!reason.empty()) {
       JobResult r;
@@ -174,6 +178,8 @@ MapResult run_map(MapPlan& plan, PoolObserver* observer) {
   out.halted = pool.halted();
   // The temporary directory stays only when it holds a failed job's logs.
   if (plan.temporary_logs && ::rmdir(temp_dir.c_str()) != 0) out.kept_log_dir = temp_dir;
+  out.shard = plan.shard;
+  out.total_subjects = plan.subjects.rows.size();
   out.results = std::move(ran);
   out.results.insert(out.results.end(), plan.skipped.begin(), plan.skipped.end());
   std::sort(out.results.begin(), out.results.end(),

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/shard.h"
 #include "jobs/pool.h"
 #include "jobs/template.h"
 
@@ -36,8 +38,11 @@ struct MapOptions {
   HaltPolicy halt;
   /// --mem-per-job in bytes; 0 = no gating.
   std::uint64_t mem_per_job = 0;
-  /// --joblog FILE (empty: none).
+  /// --joblog FILE (empty: none); "{shard}" in it becomes "K-of-N" (substitute_shard).
   std::string joblog;
+  /// --shard K/N: run only the subjects of this shard (the i-th subject, from 0, is in shard
+  /// i mod N + 1); nullopt runs every subject.
+  std::optional<Shard> shard;
   /// --resume / --resume-failed: skip jobs whose command succeeded in the joblog.
   bool resume = false;
   /// --results DIR (empty: job output goes to a private temporary directory).
@@ -67,8 +72,10 @@ struct MapPlan {
   bool temporary_logs = true;
   /// --results directory (empty: none).
   std::string results_dir;
-  /// --joblog file (empty: none).
+  /// --joblog file (empty: none), "{shard}" already substituted.
   std::string joblog;
+  /// The shard this plan runs (nullopt: every subject); `subjects` holds all of them.
+  std::optional<Shard> shard;
 };
 
 /// Validates `options` and builds the plan; throws UsageError (bad placeholder, missing TSV
@@ -90,6 +97,10 @@ struct MapResult {
   double wall_seconds = 0;
   /// The temporary log directory when one was kept (some job failed), else empty.
   std::string kept_log_dir;
+  /// The shard that ran (nullopt: every subject); `results` holds its subjects only.
+  std::optional<Shard> shard;
+  /// Subjects in the list, all shards together.
+  std::size_t total_subjects = 0;
 };
 
 /// Runs the plan: creates the log directories, opens the joblog, runs the pool. Without

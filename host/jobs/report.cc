@@ -66,6 +66,11 @@ nlohmann::json map_report(const MapResult& result, int exit_code) {
                             {"interrupted", result.interrupted},
                             {"halted", result.halted},
                             {"exit_code", exit_code}};
+  if (result.shard) {
+    summary["shard"] = {{"index", result.shard->index},
+                        {"count", result.shard->count},
+                        {"all_subjects", result.total_subjects}};
+  }
   return {{"command", "map"}, {"summary", summary}, {"subjects", subjects}};
 }
 

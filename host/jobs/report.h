@@ -12,7 +12,8 @@ namespace tandem::jobs {
 /// The --report document of a map run: `{"command": "map", "summary": {...}, "subjects": [...]}`
 /// with one record per subject: subject, seq, command, attempts, start (ISO 8601 UTC),
 /// duration_s, outcome, exit_code, signal, peak_rss_bytes, message, stdout/stderr log paths and
-/// outputs (path, exists). `exit_code` is the process's own exit code (0, 1 or 130).
+/// outputs (path, exists). `exit_code` is the process's own exit code (0, 1 or 130). A run of
+/// one shard has `summary.shard` = {index, count, all_subjects} and records its subjects only.
 nlohmann::json map_report(const MapResult& result, int exit_code);
 
 /// Writes map_report() to `path` atomically (temporary name, then rename).

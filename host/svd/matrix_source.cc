@@ -105,6 +105,9 @@ std::vector<std::string> glob_paths(const std::string& pattern) {
     for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
   }
   globfree(&g);
+  // glob() orders by the locale's collation; byte order is the same on every machine, so every
+  // task of a job array (--shard) lists the inputs alike, as a directory's files are listed.
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -197,6 +200,27 @@ SvdSource random_source(const RandomSpec& spec, const std::string& outdir) {
   s.random = spec;
   s.output = outdir.empty() ? "" : (fs::path(outdir) / "random.npz").string();
   return s;
+}
+
+ShardSelection select_shard(std::vector<SvdSource> sources, const Shard& shard) {
+  ShardSelection out;
+  std::string file;
+  for (SvdSource& s : sources) {
+    if (s.is_random) {
+      throw UsageError(
+          "--shard: --random matrices are one stream with one output, not input "
+          "files; give --shard with .npy/.npz inputs only");
+    }
+    // expand_inputs keeps an archive's members together and rejects a file given twice (both
+    // would write the same outputs), so a new path starts the next input file.
+    if (out.total_files == 0 || file != s.path) {
+      file = s.path;
+      ++out.total_files;
+      if (in_shard(out.total_files - 1, shard)) ++out.files;
+    }
+    if (in_shard(out.total_files - 1, shard)) out.sources.push_back(std::move(s));
+  }
+  return out;
 }
 
 std::vector<SvdSource> expand_inputs(const std::vector<std::string>& inputs,

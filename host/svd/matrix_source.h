@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/shard.h"
 #include "io/npy.h"
 
 namespace tandem {
@@ -46,5 +47,21 @@ std::vector<SvdSource> expand_inputs(const std::vector<std::string>& inputs,
 
 /// The source for --random data; writes `OUTDIR/random.npz` when `outdir` is set.
 SvdSource random_source(const RandomSpec& spec, const std::string& outdir);
+
+/// One shard's part of the sources (--shard) and how many input files it and all shards hold.
+struct ShardSelection {
+  /// This shard's sources, in their order.
+  std::vector<SvdSource> sources;
+  /// Input files in this shard.
+  std::size_t files = 0;
+  /// Input files in all shards together.
+  std::size_t total_files = 0;
+};
+
+/// The sources of `shard`: the i-th input file (from 0, in expand_inputs' order; an .npz with
+/// all of its members is one file) belongs to shard i mod N + 1, so each output is written by
+/// exactly one shard. --random data is one stream with one output, not files: a random source
+/// is a UsageError.
+ShardSelection select_shard(std::vector<SvdSource> sources, const Shard& shard);
 
 }  // namespace tandem

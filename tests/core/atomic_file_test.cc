@@ -84,5 +84,20 @@ TEST(AtomicFileTest, StaleTemporariesOfDeadWritersAreRemoved) {
   fs::remove_all(dir);
 }
 
+// Another machine's shard writes into the same directory: its process ID means nothing here, so
+// only the temporaries of this run's own outputs may go.
+TEST(AtomicFileTest, StaleTemporariesOfNamedOutputsOnlyAreRemoved) {
+  std::string dir = make_dir();
+  fs::create_directories(dir + "/sub");
+  std::ofstream(dir + "/.mine.npz.tmp-999999999-0") << "junk";
+  std::ofstream(dir + "/sub/.member.npz.tmp-999999999-3") << "junk";
+  std::ofstream(dir + "/.other.npz.tmp-999999999-1") << "another machine's";
+  remove_stale_temporaries_of({dir + "/mine.npz", dir + "/sub/member.npz"});
+  EXPECT_FALSE(fs::exists(dir + "/.mine.npz.tmp-999999999-0"));
+  EXPECT_FALSE(fs::exists(dir + "/sub/.member.npz.tmp-999999999-3"));
+  EXPECT_TRUE(fs::exists(dir + "/.other.npz.tmp-999999999-1"));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace tandem

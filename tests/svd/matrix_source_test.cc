@@ -124,5 +124,46 @@ TEST(ExpandInputsTest, TwoInputsWritingOneOutputIsAUsageError) {
   EXPECT_THROW(expand_inputs({d / "x/m.npy", d / "y/m.npy"}, "out"), UsageError);
 }
 
+// a.npy, set.npz (members x and y), c.npy and a missing d.npy: four input files.
+std::vector<SvdSource> four_files(const TempDir& d) {
+  write_matrix(d / "a.npy", 2, 2);
+  write_matrix(d / "c.npy", 2, 2);
+  std::vector<double> m(4, 1.0);
+  io::write_npz(d / "set.npz", {{"x", DType::kFloat64, {2, 2}}, {"y", DType::kFloat64, {2, 2}}},
+                {m.data(), m.data()});
+  return expand_inputs({d / "a.npy", d / "set.npz", d / "c.npy", d / "d.npy"}, "out");
+}
+
+std::vector<std::string> labels(const std::vector<SvdSource>& sources) {
+  std::vector<std::string> out;
+  for (const auto& s : sources) out.push_back(fs::path(s.label).filename().string());
+  return out;
+}
+
+TEST(SelectShardTest, EachInputFileWithAllItsMembersIsOneUnit) {
+  TempDir d;
+  ShardSelection first = select_shard(four_files(d), Shard{1, 2});
+  EXPECT_EQ(labels(first.sources), (std::vector<std::string>{"a.npy", "c.npy"}));
+  EXPECT_EQ(first.files, 2u);
+  EXPECT_EQ(first.total_files, 4u);
+  ShardSelection second = select_shard(four_files(d), Shard{2, 2});
+  EXPECT_EQ(labels(second.sources), (std::vector<std::string>{"set.npz:x", "set.npz:y", "d.npy"}));
+  EXPECT_EQ(second.files, 2u);
+  ShardSelection last = select_shard(four_files(d), Shard{4, 4});
+  EXPECT_EQ(labels(last.sources), std::vector<std::string>{"d.npy"});
+  EXPECT_EQ(select_shard(four_files(d), Shard{1, 1}).sources.size(), 5u);
+  EXPECT_TRUE(select_shard(four_files(d), Shard{5, 6}).sources.empty());
+}
+
+TEST(SelectShardTest, RandomDataIsAUsageError) {
+  std::vector<SvdSource> sources = {random_source(parse_random_spec("4x3x3"), "")};
+  try {
+    select_shard(sources, Shard{1, 2});
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--shard: --random"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace tandem
