@@ -137,7 +137,8 @@ int run_demo(const DemoArgs& a) {
   CliObserver svd_observer(line, nullptr, "svd ");
   MapPrinter job_printer(line, setup.study.participants.size());
   run::RunSettings settings{a.cores, false, self_exe()};
-  const run::RunOutcome o = run::run_plan(setup.plan, settings, svd_observer, &job_printer);
+  const run::RunOutcome o = run::run_plan(setup.plan, settings, svd_observer,
+                                          [&](const std::string&) { return &job_printer; });
   line.finish();
   if (o.interrupted) {
     std::fprintf(stderr, "tandem: interrupted\n");

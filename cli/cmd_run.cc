@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,9 +67,15 @@ int run_run(const RunArgs& a) {
   }
   install_interrupt_handlers();
   CliObserver svd_observer(line, report.get(), "svd ");
-  MapPrinter job_printer(line, 0, 1, "jobs ");
+  // One status line per job half, under the SVD's.
+  std::map<std::string, std::unique_ptr<MapPrinter>> printers;
+  auto printer_for = [&](const std::string& half) -> jobs::PoolObserver* {
+    auto& p = printers[half];
+    if (!p) p = std::make_unique<MapPrinter>(line, 0, printers.size(), half + " ");
+    return p.get();
+  };
   run::RunSettings settings{a.cores, a.resume, self_exe()};
-  run::RunOutcome o = run::run_plan(plan, settings, svd_observer, &job_printer);
+  run::RunOutcome o = run::run_plan(plan, settings, svd_observer, printer_for);
   if (!o.svd_note.empty()) line.event("tandem: " + o.svd_note);
   print_outcome(line, o);
   const int code = o.interrupted ? kExitInterrupted : (o.any_failed() ? kExitItemFailed : kExitOk);

@@ -158,35 +158,56 @@ void prepare_logs(MapPlan& plan, std::string& temp_dir) {
 
 }  // namespace
 
-MapResult run_map(MapPlan& plan, PoolObserver* observer) {
+std::vector<MapResult> run_maps(const std::vector<MapPlan*>& plans,
+                                const std::vector<PoolObserver*>& observers) {
+  TANDEM_EXPECTS(plans.size() == observers.size(), "one observer per plan");
   auto begin = std::chrono::steady_clock::now();
-  std::string temp_dir;
-  prepare_logs(plan, temp_dir);
-  std::unique_ptr<JobLog> joblog;
-  if (!plan.joblog.empty()) joblog = std::make_unique<JobLog>(plan.joblog);
-  std::vector<std::size_t> row_of_seq(plan.subjects.rows.size() + 1, 0);
-  for (std::size_t i = 0; i < plan.jobs.size(); ++i) row_of_seq[plan.jobs[i].seq] = plan.rows[i];
-  CommandFactory factory = [&](const JobSpec& job, int slot) {
-    const auto& row = plan.subjects.rows[row_of_seq[job.seq]];
-    return JobCommand{plan.command.argv(row, job.seq, slot),
-                      plan.command.display(row, job.seq, slot)};
-  };
-  Pool pool(plan.pool, joblog.get());
-  MapResult out;
-  std::vector<JobResult> ran = pool.run(plan.jobs, factory, observer);
-  out.interrupted = pool.interrupted();
-  out.halted = pool.halted();
-  // The temporary directory stays only when it holds a failed job's logs.
-  if (plan.temporary_logs && ::rmdir(temp_dir.c_str()) != 0) out.kept_log_dir = temp_dir;
-  out.shard = plan.shard;
-  out.total_subjects = plan.subjects.rows.size();
-  out.results = std::move(ran);
-  out.results.insert(out.results.end(), plan.skipped.begin(), plan.skipped.end());
-  std::sort(out.results.begin(), out.results.end(),
-            [](const JobResult& a, const JobResult& b) { return a.seq < b.seq; });
-  out.wall_seconds =
+  const std::size_t n = plans.size();
+  std::vector<std::string> temp_dirs(n);
+  std::vector<std::unique_ptr<JobLog>> joblogs(n);
+  std::vector<std::vector<std::size_t>> row_of_seq(n);
+  std::vector<PoolTask> tasks(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    MapPlan& plan = *plans[k];
+    prepare_logs(plan, temp_dirs[k]);
+    if (!plan.joblog.empty()) joblogs[k] = std::make_unique<JobLog>(plan.joblog);
+    std::vector<std::size_t>& rows = row_of_seq[k];
+    rows.assign(plan.subjects.rows.size() + 1, 0);
+    for (std::size_t i = 0; i < plan.jobs.size(); ++i) rows[plan.jobs[i].seq] = plan.rows[i];
+    tasks[k].options = plan.pool;
+    tasks[k].joblog = joblogs[k].get();
+    tasks[k].jobs = &plan.jobs;
+    tasks[k].observer = observers[k];
+    tasks[k].command = [&plan, &rows](const JobSpec& job, int slot) {
+      const auto& row = plan.subjects.rows[rows[job.seq]];
+      return JobCommand{plan.command.argv(row, job.seq, slot),
+                        plan.command.display(row, job.seq, slot)};
+    };
+  }
+  run_pools(tasks);
+  const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  std::vector<MapResult> out(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const MapPlan& plan = *plans[k];
+    out[k].interrupted = tasks[k].interrupted;
+    out[k].halted = tasks[k].halted;
+    // The temporary directory stays only when it holds a failed job's logs.
+    if (plan.temporary_logs && ::rmdir(temp_dirs[k].c_str()) != 0)
+      out[k].kept_log_dir = temp_dirs[k];
+    out[k].results = std::move(tasks[k].results);
+    out[k].results.insert(out[k].results.end(), plan.skipped.begin(), plan.skipped.end());
+    std::sort(out[k].results.begin(), out[k].results.end(),
+              [](const JobResult& a, const JobResult& b) { return a.seq < b.seq; });
+    out[k].wall_seconds = wall;
+    out[k].shard = plan.shard;
+    out[k].total_subjects = plan.subjects.rows.size();
+  }
   return out;
+}
+
+MapResult run_map(MapPlan& plan, PoolObserver* observer) {
+  return std::move(run_maps({&plan}, {observer}).at(0));
 }
 
 }  // namespace tandem::jobs

@@ -108,4 +108,10 @@ struct MapResult {
 /// temporary directory that is kept (MapResult::kept_log_dir) only then.
 MapResult run_map(MapPlan& plan, PoolObserver* observer);
 
+/// Runs several plans at once (run_pools), each with its own observer (may be null), logs and
+/// joblog; one result per plan, in order. `tandem run` runs its [smooth] and [jobs] halves so,
+/// sharing one core budget, so that neither waits while the other leaves cores idle.
+std::vector<MapResult> run_maps(const std::vector<MapPlan*>& plans,
+                                const std::vector<PoolObserver*>& observers);
+
 }  // namespace tandem::jobs

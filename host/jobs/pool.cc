@@ -167,7 +167,6 @@ class PoolRun {
     return next;
   }
 
-
   bool interrupted() const { return interrupted_; }
   bool halted() const { return halted_; }
 

@@ -92,7 +92,7 @@ jobs::MapOptions smooth_options(const SmoothPlan& s, const std::string& self_exe
 }
 
 RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& svd_observer,
-                    jobs::PoolObserver* job_observer) {
+                    const JobObserverFor& job_observer) {
   auto t0 = std::chrono::steady_clock::now();
   RunOutcome out;
   out.cores = settings.cores > 0 ? settings.cores : available_cores();
@@ -141,11 +141,16 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
     });
   }
   auto j0 = std::chrono::steady_clock::now();
+  // Both job halves run together on one loop, so a half that cannot fill the cores never
+  // leaves them idle while the other has subjects waiting.
+  std::vector<jobs::MapPlan*> plans;
+  std::vector<jobs::PoolObserver*> observers;
   for (JobHalf& h : halves) {
-    if (interrupted()) break;
     out.job_names.push_back(h.name);
-    out.job_runs.push_back(jobs::run_map(h.plan, job_observer));
+    plans.push_back(&h.plan);
+    observers.push_back(job_observer ? job_observer(h.name) : nullptr);
   }
+  if (!plans.empty()) out.job_runs = jobs::run_maps(plans, observers);
   out.jobs_seconds = seconds_since(j0);
   if (svd_thread.joinable()) svd_thread.join();
   out.interrupted = interrupted();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,13 +36,17 @@ struct RunOutcome {
   bool any_failed() const;
 };
 
+/// The observer of a job half ("smooth", "jobs"), or null.
+using JobObserverFor = std::function<jobs::PoolObserver*(const std::string& half)>;
+
 /// Runs a plan: the SVD half on its own thread (on the GPU when one is usable, else CPU workers
-/// that each hold a core of the budget while they compute) and the subject jobs ([smooth], then
-/// [jobs]) on the calling thread, each job holding threads_per_job cores of the same budget.
+/// that each hold a core of the budget while they compute) and the subject jobs ([smooth] and
+/// [jobs] together) on the calling thread, each job holding threads_per_job cores of the same
+/// budget.
 /// Every usage error (bad placeholder, unreadable subject list) is thrown before anything
 /// starts. A failure in one half never stops the other; SIGINT stops both.
 RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& svd_observer,
-                    jobs::PoolObserver* job_observer);
+                    const JobObserverFor& job_observer);
 
 /// The MapOptions of a [jobs] table. Declared outputs already skip done subjects; `resume`
 /// also skips those that succeeded in the table's joblog, when it names one.

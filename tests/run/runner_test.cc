@@ -182,5 +182,47 @@ TEST_F(RunnerTest, AFailingSvdHalfLeavesTheJobsWhole) {
   EXPECT_TRUE(fs::exists(dir_ + "/done_b"));
 }
 
+TEST_F(RunnerTest, SmoothAndJobsHalvesRunAtTheSameTime) {
+  // A stand-in for `tandem smooth` that only finishes once the [jobs] job has started (and the
+  // job likewise waits for it): with the halves one after the other, both would fail.
+  const std::string fake = dir_ + "/fake-tandem";
+  std::ofstream(fake)
+      << "#!/bin/sh\nout=; prev=\nfor a in \"$@\"; do [ \"$prev\" = -o ] && out=$a; "
+         "prev=$a; done\ntouch "
+      << dir_ << "/smooth.started\ni=0; while [ ! -e " << dir_
+      << "/jobs.started ]; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.05; "
+         "done\ntouch \"$out\"\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  Plan plan;
+  plan.smooth.present = true;
+  plan.smooth.args = {"s1"};
+  plan.smooth.input = dir_ + "/{}_bold.nii";
+  plan.smooth.output = dir_ + "/{}_sm.nii";
+  plan.smooth.fwhm = "6";
+  plan.jobs.present = true;
+  plan.jobs.args = {"s1"};
+  plan.jobs.command = {"sh", "-c",
+                       "touch " + dir_ + "/jobs.started; i=0; while [ ! -e " + dir_ +
+                           "/smooth.started ]; do i=$((i+1)); [ $i -gt 200 ] && exit 9; "
+                           "sleep 0.05; done"};
+  RunSettings settings;
+  settings.cores = 2;
+  settings.self_exe = fake;
+  Quiet quiet;
+  std::vector<std::string> observed;
+  RunOutcome o = run_plan(plan, settings, quiet, [&](const std::string& half) {
+    observed.push_back(half);
+    return nullptr;
+  });
+  EXPECT_FALSE(o.any_failed());
+  ASSERT_EQ(o.job_runs.size(), 2u);
+  EXPECT_EQ(o.job_names, (std::vector<std::string>{"smooth", "jobs"}));
+  EXPECT_EQ(observed, o.job_names);
+  for (const auto& run : o.job_runs) {
+    for (const auto& r : run.results) EXPECT_EQ(r.outcome, jobs::Outcome::kOk) << r.message;
+  }
+  EXPECT_TRUE(fs::exists(dir_ + "/s1_sm.nii"));
+}
+
 }  // namespace
 }  // namespace tandem::run
