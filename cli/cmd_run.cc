@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/report.h"
+#include "core/shard.h"
 #include "jobs/report.h"
 #include "map_output.h"
 #include "run/runner.h"
@@ -28,7 +30,8 @@ struct RunArgs {
   std::vector<std::string> set;
   int cores = 0;
   bool resume = false, quiet = false;
-  std::string report;
+  std::string report, shard;
+  bool shard_given = false;
 };
 
 std::string self_exe() {
@@ -45,7 +48,8 @@ void print_outcome(ProgressLine& line, const run::RunOutcome& o) {
     if (!o.svd_error.empty()) {
       line.failure("svd: could not run: " + o.svd_error);
     } else {
-      std::printf("svd: %lld matrices: %lld done, %lld failed, %lld skipped in %.2f s on %s\n",
+      std::printf("svd: %s%lld matrices: %lld done, %lld failed, %lld skipped in %.2f s on %s\n",
+                  o.svd_scope.empty() ? "" : (o.svd_scope + ": ").c_str(),
                   static_cast<long long>(o.svd.total + o.svd.skipped),
                   static_cast<long long>(o.svd.done), static_cast<long long>(o.svd.failed),
                   static_cast<long long>(o.svd.skipped), o.svd.seconds, o.svd_backend.c_str());
@@ -59,11 +63,15 @@ void print_outcome(ProgressLine& line, const run::RunOutcome& o) {
 
 int run_run(const RunArgs& a) {
   run::Plan plan = run::parse_plan(a.plan, a.set);
+  std::optional<Shard> shard;
+  if (a.shard_given) shard = parse_shard(a.shard);
   ProgressLine line(stderr, !a.quiet);
   std::unique_ptr<ReportWriter> report;
   if (!a.report.empty()) {
-    report = std::make_unique<ReportWriter>(a.report,
-                                            nlohmann::json{{"command", "run"}, {"plan", a.plan}});
+    nlohmann::json head{{"command", "run"}, {"plan", a.plan}};
+    if (shard) head["shard"] = {{"index", shard->index}, {"count", shard->count}};
+    report =
+        std::make_unique<ReportWriter>(substitute_shard(a.report, shard.value_or(Shard{})), head);
   }
   install_interrupt_handlers();
   CliObserver svd_observer(line, report.get(), "svd ");
@@ -75,6 +83,7 @@ int run_run(const RunArgs& a) {
     return p.get();
   };
   run::RunSettings settings{a.cores, a.resume, self_exe()};
+  settings.shard = shard;
   run::RunOutcome o = run::run_plan(plan, settings, svd_observer, printer_for);
   if (!o.svd_note.empty()) line.event("tandem: " + o.svd_note);
   print_outcome(line, o);
@@ -109,9 +118,17 @@ std::function<int()> setup_run(CLI::App& sub) {
                  "Core budget for SVD workers and jobs together (default: usable cores)")
       ->check(CLI::PositiveNumber);
   sub.add_flag("--resume", a->resume, "Skip complete SVD outputs and finished jobs");
-  sub.add_option("--report", a->report, "One JSON report for both halves");
+  sub.add_option("--report", a->report, "One JSON report for both halves ({shard} becomes K-of-N)");
+  CLI::Option* shard = sub.add_option(
+      "--shard", a->shard,
+      "K/N or slurm: only shard K of N of each half's subjects and of [svd]'s input files "
+      "(item i, from 0, with i mod N = K-1); slurm reads SLURM_ARRAY_TASK_ID/_MIN/_COUNT. "
+      "Put {shard} in joblog names");
   sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
-  return [a] { return run_run(*a); };
+  return [a, shard] {
+    a->shard_given = shard->count() > 0;
+    return run_run(*a);
+  };
 }
 
 }  // namespace

@@ -98,14 +98,19 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
   out.cores = settings.cores > 0 ? settings.cores : available_cores();
   CoreBudget budget(out.cores);
 
+  // Each half shards its own subject list, as `tandem map --shard` would.
+  auto plan_half = [&](jobs::MapOptions o) {
+    o.shard = settings.shard;
+    return jobs::plan_map(o);
+  };
   std::vector<JobHalf> halves;
   if (plan.smooth.present) {
-    halves.push_back(
-        {"smooth", jobs::plan_map(smooth_options(plan.smooth, settings.self_exe)), false});
+    halves.push_back({"smooth", plan_half(smooth_options(plan.smooth, settings.self_exe)), false});
   }
-  if (plan.jobs.present)
+  if (plan.jobs.present) {
     halves.push_back(
-        {"jobs", jobs::plan_map(jobs_options(plan.jobs, settings.resume)), plan.jobs.jobs > 0});
+        {"jobs", plan_half(jobs_options(plan.jobs, settings.resume)), plan.jobs.jobs > 0});
+  }
   for (JobHalf& h : halves) {
     h.plan.pool.budget = &budget;
     // The budget, not a slot count, limits how many run at once (an explicit `jobs` still caps).
@@ -118,6 +123,12 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
   if (plan.svd.present) {
     out.has_svd = true;
     sources = svd_sources(plan.svd);
+    if (settings.shard) {
+      ShardSelection part = select_shard(std::move(sources), *settings.shard);
+      sources = std::move(part.sources);
+      out.svd_scope = "shard " + shard_label(*settings.shard) + ": " + std::to_string(part.files) +
+                      " of " + std::to_string(part.total_files) + " input files";
+    }
     svd_options = svd_run_options(plan.svd, settings.resume);
     BackendConfig cfg;
     cfg.device = parse_device(plan.svd.device);

@@ -3,9 +3,11 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/shard.h"
 #include "jobs/map_plan.h"
 #include "run/plan.h"
 #include "svd/scheduler.h"
@@ -18,6 +20,8 @@ struct RunSettings {
   std::string self_exe;  ///< the tandem binary, run once per subject for [smooth]
   /// The SVD backend to use instead of the one [svd]'s device picks (tests inject fakes).
   std::shared_ptr<Backend> svd_backend;
+  /// --shard: only this part of each half's subjects and of [svd]'s input files.
+  std::optional<Shard> shard;
 };
 
 /// How a run went, half by half.
@@ -28,6 +32,7 @@ struct RunOutcome {
   std::string svd_note;  ///< why the GPU is not used, when it is not
   SvdRunStats svd;
   std::string svd_error;  ///< the SVD half could not run at all (its other items are lost)
+  std::string svd_scope;  ///< under --shard: "shard K/N: X of Y input files"
   std::vector<std::string> job_names;  ///< "smooth", "jobs": one per job half that ran
   std::vector<jobs::MapResult> job_runs;
   double jobs_seconds = 0;

@@ -53,6 +53,28 @@ TEST(RunCliTest, BothHalvesRunAndOneReportHoldsThem) {
   EXPECT_EQ(j["summary"]["jobs"]["jobs"]["subjects"].size(), 2u);
 }
 
+TEST(RunCliTest, ShardsOfAJobArrayTogetherRunEverySubjectOnce) {
+  ScratchDir d;
+  write(d / "plan.toml",
+        "[jobs]\nargs = [\"a\", \"b\", \"c\"]\njoblog = \"" + d / "jobs-{shard}.log" +
+            "\"\ncommand = [\"sh\", \"-c\", \"echo {} >> " + d / "out_{}" + "\"]\n");
+  for (const char* k : {"1", "2"}) {
+    auto r = run_command(tandem_bin() + " run -q " + d / "plan.toml" + " --shard " + k + "/2");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find(std::string("shard ") + k + "/2"), std::string::npos) << r.output;
+  }
+  for (const char* s : {"a", "b", "c"}) {
+    std::ifstream in(d / (std::string("out_") + s));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, std::string(s) + "\n") << s;  // written exactly once
+  }
+  EXPECT_TRUE(fs::exists(d / "jobs-1-of-2.log"));
+  EXPECT_TRUE(fs::exists(d / "jobs-2-of-2.log"));
+  auto bad = run_command(tandem_bin() + " run -q " + d / "plan.toml" + " --shard 3/2");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--shard"), std::string::npos) << bad.output;
+}
+
 TEST(RunCliTest, ResumeSkipsFinishedWorkInBothHalves) {
   ScratchDir d;
   write(d / "plan.toml", "[svd]\nrandom = \"2x20x20\"\noutput = \"" + d / "svd" +

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/error.h"
+
 namespace tandem::run {
 namespace {
 
@@ -222,6 +224,28 @@ TEST_F(RunnerTest, SmoothAndJobsHalvesRunAtTheSameTime) {
     for (const auto& r : run.results) EXPECT_EQ(r.outcome, jobs::Outcome::kOk) << r.message;
   }
   EXPECT_TRUE(fs::exists(dir_ + "/s1_sm.nii"));
+}
+
+TEST_F(RunnerTest, ShardRunsItsPartOfEveryHalf) {
+  Plan plan;
+  plan.jobs.present = true;
+  plan.jobs.args = {"s0", "s1", "s2", "s3", "s4"};
+  plan.jobs.command = {"sh", "-c", "touch " + dir_ + "/{}"};
+  RunSettings settings;
+  settings.cores = 2;
+  settings.shard = Shard{2, 2};
+  Quiet quiet;
+  RunOutcome o = run_plan(plan, settings, quiet, nullptr);
+  EXPECT_FALSE(o.any_failed());
+  ASSERT_EQ(o.job_runs.size(), 1u);
+  EXPECT_EQ(o.job_runs[0].results.size(), 2u);
+  for (const char* s : {"s1", "s3"}) EXPECT_TRUE(fs::exists(dir_ + "/" + s)) << s;
+  for (const char* s : {"s0", "s2", "s4"}) EXPECT_FALSE(fs::exists(dir_ + "/" + s)) << s;
+  // Random SVD data is one stream with one output: it cannot be split, and nothing runs.
+  plan.svd.present = true;
+  plan.svd.random = "4x3x3";
+  plan.svd.output = dir_ + "/svd";
+  EXPECT_THROW(run_plan(plan, settings, quiet, nullptr), UsageError);
 }
 
 }  // namespace
