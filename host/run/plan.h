@@ -50,7 +50,10 @@ struct SmoothPlan {
   std::string fwhm;    ///< "6" or "6,6,8"
   int64_t threads_per_job = 1;
   std::string results;  ///< per-subject stdout/stderr directory ("" = failed jobs' logs only)
-  std::string device = "auto";  ///< `tandem smooth --device`: auto, cpu or gpu
+  /// `tandem smooth --device` of each job: auto, cpu or gpu. cpu by default: in a plan the GPU
+  /// belongs to the SVD half and the jobs to the cores, and a CUDA context per subject process
+  /// would crowd the card.
+  std::string device = "cpu";
 };
 
 /// A whole plan. Any table may be absent (but not all of them).

@@ -57,13 +57,13 @@ TEST(PlanTest, ReadsEveryTable) {
   EXPECT_EQ(p.smooth.fwhm, "6");
   EXPECT_EQ(p.smooth.args.size(), 2u);
   EXPECT_EQ(p.smooth.results, "logs/smooth");
-  EXPECT_EQ(p.smooth.device, "auto");  // the default
+  EXPECT_EQ(p.smooth.device, "cpu");  // the default: the GPU is the SVD half's
 }
 
 TEST(PlanTest, SmoothDeviceIsReadCheckedAndOverridable) {
   const std::string smooth = "[smooth]\nargs = [\"a\"]\ninput = \"x\"\noutput = \"y\"\nfwhm = 6\n";
   EXPECT_EQ(parse_plan_text(smooth + "device = \"gpu\"\n", "plan.toml", {}).smooth.device, "gpu");
-  EXPECT_EQ(parse_plan_text(smooth, "plan.toml", {"smooth.device=cpu"}).smooth.device, "cpu");
+  EXPECT_EQ(parse_plan_text(smooth, "plan.toml", {"smooth.device=auto"}).smooth.device, "auto");
   EXPECT_EQ(error_of(smooth + "device = \"tpu\"\n"),
             "plan.toml: [smooth] device must be \"auto\", \"cpu\" or \"gpu\", not \"tpu\"");
   EXPECT_NE(error_of(smooth + "device = 1\n").find("[smooth] device: expected a string"),
