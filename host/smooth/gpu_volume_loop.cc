@@ -4,14 +4,13 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <exception>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "core/workers.h"
 
 namespace tandem {
 
@@ -151,22 +150,8 @@ std::size_t smooth_volumes_on_gpu(const SeparableGaussian& g, const GpuSmoother&
   TANDEM_EXPECTS(gpu.unsupported(g).empty(), "GPU smoothing: " + gpu.unsupported(g));
   ChunkedRun run(g, gpu, volumes, source, mask, out, sink, chunk_bytes);
   const int workers = static_cast<int>(std::clamp<std::int64_t>(threads, 1, volumes));
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
-  auto work = [&](int w) {
-    try {
-      run.work();
-    } catch (...) {
-      errors[static_cast<std::size_t>(w)] = std::current_exception();
-      run.fail();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  run_workers(
+      workers, [&](int) { run.work(); }, [&] { run.fail(); });
   return run.nonfinite();
 }
 

@@ -4,8 +4,8 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <exception>
-#include <thread>
+
+#include "core/workers.h"
 
 namespace tandem {
 
@@ -68,28 +68,16 @@ std::vector<std::uint8_t> gzip_compress_parallel(const std::uint8_t* data, std::
   member_bytes = std::max<std::size_t>(member_bytes, 64u << 10);
   std::size_t members = std::max<std::size_t>(1, (size + member_bytes - 1) / member_bytes);
   std::vector<std::vector<std::uint8_t>> parts(members);
-  std::size_t workers = std::clamp<std::size_t>(threads, 1, members);
-  std::vector<std::exception_ptr> errors(workers);
-  auto work = [&](std::size_t w) {
-    try {
-      // Strided assignment: members are equal-sized, so each worker gets the same share.
-      for (std::size_t m = w; m < members; m += workers) {
-        std::size_t begin = m * member_bytes;
-        std::size_t len = std::min(member_bytes, size - std::min(size, begin));
-        parts[m].reserve(len + len / 8 + 1024);
-        detail::gzip_compress_member(data + std::min(size, begin), len, level, parts[m]);
-      }
-    } catch (...) {
-      errors[w] = std::current_exception();
+  const std::size_t workers = std::clamp<std::size_t>(threads, 1, members);
+  run_workers(static_cast<int>(workers), [&](int w) {
+    // Strided assignment: members are equal-sized, so each worker gets the same share.
+    for (std::size_t m = static_cast<std::size_t>(w); m < members; m += workers) {
+      std::size_t begin = m * member_bytes;
+      std::size_t len = std::min(member_bytes, size - std::min(size, begin));
+      parts[m].reserve(len + len / 8 + 1024);
+      detail::gzip_compress_member(data + std::min(size, begin), len, level, parts[m]);
     }
-  };
-  std::vector<std::thread> pool;
-  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  });
   std::size_t total = 0;
   for (auto& p : parts) total += p.size();
   std::vector<std::uint8_t> out;

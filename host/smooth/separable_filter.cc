@@ -3,9 +3,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
-#include <thread>
 
+#include "core/workers.h"
 #include "smooth/simd_clones.h"
 
 namespace tandem {
@@ -52,21 +51,8 @@ void parallel_slices(std::int64_t nz, int threads, Fn fn) {
     fn(0, nz);
     return;
   }
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
-  for (std::int64_t w = 0; w < workers; ++w) {
-    pool.emplace_back([&, w] {
-      try {
-        fn(nz * w / workers, nz * (w + 1) / workers);
-      } catch (...) {
-        errors[static_cast<std::size_t>(w)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  run_workers(static_cast<int>(workers),
+              [&](int w) { fn(nz * w / workers, nz * (w + 1) / workers); });
 }
 
 }  // namespace

@@ -6,12 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 #include <memory>
-#include <thread>
 
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "core/workers.h"
 #include "smooth/gpu_smoother.h"
 #include "smooth/gpu_volume_loop.h"
 
@@ -115,42 +114,32 @@ std::size_t smooth_volumes(const SeparableGaussian& g, std::int64_t volumes,
   if (gpu) return smooth_volumes_on_gpu(g, *gpu, volumes, source, mask, threads, out, sink);
   std::atomic<std::int64_t> next{0};
   std::atomic<std::size_t> nonfinite{0};
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
-  auto work = [&](int w) {
-    try {
-      std::vector<float> in(n), scratch(n), masked(mask ? n : 0);
-      for (std::int64_t t = next++; t < volumes; t = next++) {
-        if (interrupted()) throw InterruptedError();
-        nonfinite += source(t, in.data());
-        float* dst = out + static_cast<std::size_t>(t) * n;
-        if (mask) {
-          apply_masked(g, *mask, in.data(), dst, scratch.data(), masked.data(), inner);
-        } else {
-          g.apply(in.data(), dst, scratch.data(), inner);
-        }
-        if (sink) {
-          sink->volume_done(t);
-          while (sink->run_task(false)) {
-          }
-        }
+  auto work = [&](int) {
+    std::vector<float> in(n), scratch(n), masked(mask ? n : 0);
+    for (std::int64_t t = next++; t < volumes; t = next++) {
+      if (interrupted()) throw InterruptedError();
+      nonfinite += source(t, in.data());
+      float* dst = out + static_cast<std::size_t>(t) * n;
+      if (mask) {
+        apply_masked(g, *mask, in.data(), dst, scratch.data(), masked.data(), inner);
+      } else {
+        g.apply(in.data(), dst, scratch.data(), inner);
       }
       if (sink) {
-        while (sink->run_task(true)) {
+        sink->volume_done(t);
+        while (sink->run_task(false)) {
         }
       }
-    } catch (...) {
-      errors[static_cast<std::size_t>(w)] = std::current_exception();
-      next = volumes;  // the others stop after their current volume
-      if (sink) sink->abort();
+    }
+    if (sink) {
+      while (sink->run_task(true)) {
+      }
     }
   };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  run_workers(workers, work, [&] {
+    next = volumes;  // the others stop after their current volume
+    if (sink) sink->abort();
+  });
   return nonfinite.load();
 }
 
