@@ -49,9 +49,13 @@ cat "$OUT/env.txt"
 # found through CMAKE_PREFIX_PATH.
 if ls .device/debs/*.deb >/dev/null 2>&1; then
   ROOT=$PWD/.device/root
+  LIB=$ROOT/usr/lib/x86_64-linux-gnu
   for d in .device/debs/*.deb; do dpkg -x "$d" "$ROOT"; done
+  # Their pkg-config files say prefix=/usr: point them at where they were unpacked.
+  sed -i "s|^prefix=/usr\$|prefix=$ROOT/usr|" "$LIB"/pkgconfig/*.pc 2>/dev/null
   export CMAKE_PREFIX_PATH=$ROOT/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
-  export LD_LIBRARY_PATH=$ROOT/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export PKG_CONFIG_PATH=$LIB/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+  export LD_LIBRARY_PATH=$LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
 
 step configure 90 configure.log \
@@ -86,6 +90,11 @@ if [ -x "$BUILD/bench/smooth_gpu_driver" ]; then
   step smooth_bench 90 smooth_bench.log python3 bench/smooth --tandem "$BUILD/cli/tandem" \
     --gpu-only --runs 3
 fi
+# tandem run with the SVD on the GPU beside CPU jobs (issue target: <= 1.15 x the longer half).
+if "$BUILD/cli/tandem" run --help >/dev/null 2>&1; then
+  step run_concurrency 90 run_concurrency.log python3 bench/run_concurrency \
+    --tandem "$BUILD/cli/tandem" --jobs 32 --reps 3
+fi
 
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
       /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n 1)
@@ -117,4 +126,5 @@ PY
 fi
 [ -f "$OUT/svd_gpu.log" ] && sed -n '/^# svd_gpu/,$p' "$OUT/svd_gpu.log"
 [ -f "$OUT/smooth_bench.log" ] && tail -n 12 "$OUT/smooth_bench.log"
+[ -f "$OUT/run_concurrency.log" ] && tail -n 12 "$OUT/run_concurrency.log"
 exit 0
