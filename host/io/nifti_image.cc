@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cmath>
 #include <condition_variable>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -92,6 +93,37 @@ void quiet_nifti_clib() {
   std::call_once(once, [] { nifti_set_debug_level(0); });
 }
 
+// The fields nifti_clib's header conversion refuses (printing its own "** ERROR" line to
+// stderr, whatever the debug level), checked first so the user gets one line naming the field.
+template <typename Dim>
+void check_dims_and_type(const std::uint8_t* h, std::size_t dim_at, std::size_t type_at,
+                         bool swapped, const std::string& path) {
+  auto read = [&](std::size_t at, auto zero) {
+    decltype(zero) v;
+    std::memcpy(&v, h + at, sizeof v);
+    if (swapped) {
+      auto* b = reinterpret_cast<std::uint8_t*>(&v);
+      std::reverse(b, b + sizeof v);
+    }
+    return v;
+  };
+  const auto rank = static_cast<long long>(read(dim_at, Dim{}));
+  if (rank < 1 || rank > 7) {
+    throw InputError(
+        path, "", "invalid NIfTI header: dim[0] is " + std::to_string(rank) + " (must be 1 to 7)");
+  }
+  const auto first = static_cast<long long>(read(dim_at + sizeof(Dim), Dim{}));
+  if (first < 1) {
+    throw InputError(path, "", "invalid NIfTI header: dim[1] is " + std::to_string(first));
+  }
+  const int type = read(type_at, std::int16_t{});
+  if (!nifti_datatype_is_valid(type, 1)) {
+    throw InputError(
+        path, "",
+        "invalid NIfTI header: datatype " + std::to_string(type) + " is not a NIfTI voxel type");
+  }
+}
+
 nifti_image* parse_header(const std::uint8_t* data, std::size_t size, const std::string& path) {
   struct {
     const std::uint8_t* p;
@@ -110,6 +142,8 @@ nifti_image* parse_header(const std::uint8_t* data, std::size_t size, const std:
     if (std::memcmp(b.data() + 344, kMagic1, 4) != 0) {
       throw InputError(path, "", "not a NIfTI file (bad magic; ANALYZE 7.5 is not supported)");
     }
+    check_dims_and_type<std::int16_t>(b.data(), offsetof(nifti_1_header, dim),
+                                      offsetof(nifti_1_header, datatype), sizeof_hdr != 348, path);
     nifti_1_header h;
     std::memcpy(&h, b.data(), sizeof(h));
     return nifti_convert_n1hdr2nim(h, path.c_str());
@@ -119,6 +153,8 @@ nifti_image* parse_header(const std::uint8_t* data, std::size_t size, const std:
     if (std::memcmp(b.data() + 4, kMagic2, 8) != 0) {
       throw InputError(path, "", "not a NIfTI file (bad NIfTI-2 magic)");
     }
+    check_dims_and_type<std::int64_t>(b.data(), offsetof(nifti_2_header, dim),
+                                      offsetof(nifti_2_header, datatype), sizeof_hdr != 540, path);
     nifti_2_header h;
     std::memcpy(&h, b.data(), sizeof(h));
     return nifti_convert_n2hdr2nim(h, path.c_str());

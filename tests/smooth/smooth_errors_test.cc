@@ -55,6 +55,31 @@ TEST_F(SmoothErrorsTest, NotANiftiFile) {
   expect_only(d_.str(), {"good.nii.gz", "notes.nii"});
 }
 
+TEST_F(SmoothErrorsTest, CorruptHeaderFieldsAreNamedInOneLine) {
+  // A valid .nii with dim[0] (offset 40) or datatype (offset 70) overwritten: tandem names the
+  // field, and nifti_clib's own "** ERROR" lines never reach the user.
+  auto m = run(python() + " " + script("make_image.py") + " " + (d_ / "ok.nii") + " --shape 4,4,4");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  const std::pair<std::size_t, std::string> cases[] = {
+      {40, "invalid NIfTI header: dim[0] is 9 (must be 1 to 7)"},
+      {70, "invalid NIfTI header: datatype 9 is not a NIfTI voxel type"}};
+  for (const auto& [offset, message] : cases) {
+    std::string bytes;
+    {
+      std::ifstream in(d_ / "ok.nii", std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    bytes[offset] = 9;
+    bytes[offset + 1] = 0;
+    std::ofstream(d_ / "bad.nii", std::ios::binary | std::ios::trunc) << bytes;
+    auto r = smooth((d_ / "bad.nii") + " --fwhm 6 -o " + (d_ / "out.nii") + " -q --device cpu");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find((d_ / "bad.nii") + ": " + message), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("** ERROR"), std::string::npos) << r.output;
+  }
+  expect_only(d_.str(), {"good.nii.gz", "ok.nii", "bad.nii"});
+}
+
 TEST_F(SmoothErrorsTest, TruncatedGzip) {
   fs::copy_file(d_ / "good.nii.gz", d_ / "cut.nii.gz");
   fs::resize_file(d_ / "cut.nii.gz", fs::file_size(d_ / "cut.nii.gz") * 2 / 3);
