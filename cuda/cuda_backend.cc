@@ -249,16 +249,19 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
     for (int j = next++; j < jobs; j = next++) {
       const int begin = j * chunk, count = std::min(chunk, n - begin);
       std::vector<int> status(count, 0);
+      std::vector<CheckMetrics> checks;
       std::string error;
       try {
-        status = worker.solve(&group.tasks[begin], count, route, opt);
+        status = worker.solve(&group.tasks[begin], count, route, opt,
+                              opt.check && !opt.values_only ? &checks : nullptr);
       } catch (const std::exception& e) {
         error = e.what();
       }
       for (int i = 0; i < count; ++i) {
         ItemResult& r = results[group.index[begin + i]];
+        const CheckMetrics* check = std::size_t(i) < checks.size() ? &checks[i] : nullptr;
         try {
-          finish_item(worker, group.tasks[begin + i], opt, route, status[i], error, r);
+          finish_item(worker, group.tasks[begin + i], opt, route, status[i], error, check, r);
         } catch (const std::exception& e) {  // only the CPU fallback itself can get here
           r.status = ItemStatus::kFailed;
           r.message = e.what();
@@ -276,9 +279,11 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
 // Takes one item from the GPU's first answer to its final result: canonical signs and check on
 // success, else the next exact route, finally the CPU. Never throws.
 void CudaBackend::finish_item(GpuWorker& worker, const SvdTask& task, const SvdOptions& opt,
-                              Route route, int status, std::string error, ItemResult& result) {
+                              Route route, int status, std::string error,
+                              const CheckMetrics* device_check, ItemResult& result) {
   std::string history;
   const bool vectors = !opt.values_only;
+  std::vector<CheckMetrics> retry_check;
   try {
     for (;;) {
       if (status == kNonFinite) {
@@ -299,9 +304,15 @@ void CudaBackend::finish_item(GpuWorker& worker, const SvdTask& task, const SvdO
           }
         }
         // Xgesvdp can miss LAPACK's accuracy (rank-deficient, ill-conditioned, float32), so a
-        // polar result is always checked, whether or not the user asked for --check.
+        // polar result is always checked, whether or not the user asked for --check; that gate
+        // stays on the host. --check's own metrics come from the device when it computed them
+        // (sign flips above change neither metric).
         const bool verify = vectors && (opt.check || route == Route::kPolar);
-        if (verify) result.check = compute_check(task, opt);
+        if (verify) {
+          result.check = device_check != nullptr && route != Route::kPolar
+                             ? *device_check
+                             : compute_check(task, opt);
+        }
         result.has_check = opt.check && vectors;
         const bool accurate = !verify || (result.check.residual_ratio < kTestRatioLimit &&
                                           result.check.orthogonality_ratio < kTestRatioLimit);
@@ -318,8 +329,11 @@ void CudaBackend::finish_item(GpuWorker& worker, const SvdTask& task, const SvdO
       route = next_route(route);
       if (route == Route::kCpu) break;
       error.clear();
+      device_check = nullptr;
       try {
-        status = worker.solve(&task, 1, route, opt).at(0);
+        status =
+            worker.solve(&task, 1, route, opt, opt.check && vectors ? &retry_check : nullptr).at(0);
+        if (!retry_check.empty()) device_check = &retry_check[0];
       } catch (const std::exception& e) {
         error = e.what();
       }

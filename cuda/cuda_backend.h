@@ -60,7 +60,8 @@ class CudaBackend : public Backend {
   void run_on_cpu(const Group& group, const SvdOptions& opt, const std::string& why,
                   std::vector<ItemResult>& results);
   void finish_item(GpuWorker& worker, const SvdTask& task, const SvdOptions& opt, Route route,
-                   int status, std::string error, ItemResult& result);
+                   int status, std::string error, const CheckMetrics* device_check,
+                   ItemResult& result);
   ItemResult cpu_solve(const SvdTask& task, const SvdOptions& opt);
 
   std::vector<std::unique_ptr<Device>> devices_;

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "device_check.h"
 #include "gram_route.h"
 #include "kernels.h"
 
@@ -74,6 +75,11 @@ std::size_t chunk_bytes(const SvdShape& shape, DType dtype, const SvdOptions& op
   const ItemSizes z = item_sizes(g);
   std::size_t buffers = std::size_t(count) * std::size_t(z.total()) * dtype_size(dtype);
   if (route == Route::kGram) buffers += std::size_t(count) * gram_scratch_bytes(g.p, g.q);
+  if (opt.check && g.vectors) {
+    // A's pristine copy and the float64 work matrices of the device check.
+    buffers += std::size_t(count) * std::size_t(z.in) * dtype_size(dtype) +
+               check_scratch_bytes(shape, opt, count);
+  }
   // cuSOLVER's workspaces are of the order of the matrices themselves; allow as much again
   // plus a fixed reserve, rather than query a handle before any buffer exists.
   return 2 * buffers + (std::size_t(64) << 20);
@@ -91,17 +97,20 @@ GpuWorker::~GpuWorker() {
 std::size_t GpuWorker::bytes_held() const {
   return in_.size() + w_.size() + s_.size() + u_.size() + v_.size() + out_u_.size() +
          out_vh_.size() + workspace_.device.size() + workspace_.scratch.size() +
-         status_.size() * sizeof(int);
+         status_.size() * sizeof(int) + check_a_.size() +
+         (check_scratch_.size() + check_out_.size()) * sizeof(double);
 }
 
 void GpuWorker::release() {
   TANDEM_CUDA_TRY(cudaSetDevice(device_));
   stream_.synchronize();
-  for (DeviceBuffer<char>* b :
-       {&in_, &w_, &s_, &u_, &v_, &out_u_, &out_vh_, &workspace_.device, &workspace_.scratch}) {
+  for (DeviceBuffer<char>* b : {&in_, &w_, &s_, &u_, &v_, &out_u_, &out_vh_, &workspace_.device,
+                                &workspace_.scratch, &check_a_}) {
     b->release();
   }
   status_.release();
+  check_scratch_.release();
+  check_out_.release();
   stream_.synchronize();
 }
 
@@ -125,11 +134,13 @@ void GpuWorker::reserve(const Geometry& g, int count) {
 }
 
 std::vector<int> GpuWorker::solve(const SvdTask* tasks, int count, Route route,
-                                  const SvdOptions& opt) {
+                                  const SvdOptions& opt, std::vector<CheckMetrics>* checks) {
   TANDEM_CUDA_TRY(cudaSetDevice(device_));
   try {
-    if (tasks[0].dtype == DType::kFloat64) return solve_typed<double>(tasks, count, route, opt);
-    return solve_typed<float>(tasks, count, route, opt);
+    if (tasks[0].dtype == DType::kFloat64) {
+      return solve_typed<double>(tasks, count, route, opt, checks);
+    }
+    return solve_typed<float>(tasks, count, route, opt, checks);
   } catch (...) {
     // Copies queued before the failure may still touch the staging buffers: let them finish
     // before anyone reuses them.
@@ -140,8 +151,9 @@ std::vector<int> GpuWorker::solve(const SvdTask* tasks, int count, Route route,
 
 template <typename T>
 std::vector<int> GpuWorker::solve_typed(const SvdTask* tasks, int count, Route route,
-                                        const SvdOptions& opt) {
+                                        const SvdOptions& opt, std::vector<CheckMetrics>* checks) {
   const Geometry g = make_geometry(tasks[0].shape, opt, route);
+  const bool check = checks != nullptr && g.vectors;
   reserve<T>(g, count);
   SolveArgs<T> args;
   args.p = g.p;
@@ -154,9 +166,36 @@ std::vector<int> GpuWorker::solve_typed(const SvdTask* tasks, int count, Route r
   args.u = typed<T>(u_);
   args.v = typed<T>(v_);
   args.info = status_.data() + count;
-  route_solve<T>(route, solver_, workspace_, stream_.get(), args);
+  const cudaStream_t st = stream_.get();
+  const std::size_t in_bytes = std::size_t(count) * std::size_t(g.elems()) * sizeof(T);
+  if (check) {
+    // The solvers overwrite W (A itself for wide and square inputs): keep A for the residual.
+    check_a_.reserve(in_bytes, st);
+    TANDEM_CUDA_TRY(
+        cudaMemcpyAsync(check_a_.data(), in_.data(), in_bytes, cudaMemcpyDeviceToDevice, st));
+  }
+  route_solve<T>(route, solver_, workspace_, st, args);
   stage_out<T>(g, route, args);
+  if (check) {
+    if (!check_blas_) check_blas_ = std::make_unique<BlasHandle>(st);
+    const SvdShape shape = tasks[0].shape;
+    check_scratch_.reserve(check_scratch_bytes(shape, opt, count) / sizeof(double), st);
+    check_out_.reserve(std::size_t(count) * kCheckValues, st);
+    staging_check_.reserve(std::size_t(count) * kCheckValues);
+    check_chunk<T>(*check_blas_, shape, opt, count, reinterpret_cast<const T*>(check_a_.data()),
+                   typed<T>(out_u_), args.s, typed<T>(out_vh_), check_scratch_.data(),
+                   check_out_.data(), st);
+    TANDEM_CUDA_TRY(cudaMemcpyAsync(staging_check_.data(), check_out_.data(),
+                                    std::size_t(count) * kCheckValues * sizeof(double),
+                                    cudaMemcpyDeviceToHost, st));
+  }
   stream_.synchronize();
+  if (check) {
+    checks->clear();
+    for (int i = 0; i < count; ++i) {
+      checks->push_back(check_metrics(staging_check_.data() + std::size_t(i) * kCheckValues));
+    }
+  }
   return deliver<T>(tasks, count, g);
 }
 
@@ -239,8 +278,10 @@ std::vector<int> GpuWorker::deliver(const SvdTask* tasks, int count, const Geome
 }
 
 template std::vector<int> GpuWorker::solve_typed<float>(const SvdTask*, int, Route,
-                                                        const SvdOptions&);
+                                                        const SvdOptions&,
+                                                        std::vector<CheckMetrics>*);
 template std::vector<int> GpuWorker::solve_typed<double>(const SvdTask*, int, Route,
-                                                         const SvdOptions&);
+                                                         const SvdOptions&,
+                                                         std::vector<CheckMetrics>*);
 
 }  // namespace tandem::cuda

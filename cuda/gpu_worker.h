@@ -5,6 +5,7 @@
 
 #include <climits>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "handles.h"
@@ -46,9 +47,12 @@ class GpuWorker {
 
   /// Solves tasks[0..count) (all of one dtype and shape) on `route`, a batched route when
   /// count > 1. Writes U, S, Vh of every item that succeeded into its task buffers and returns
-  /// one status per item: 0 ok, kNonFinite, kBadOutput, or the solver's info. Throws
-  /// CudaError/SolverError when the chunk as a whole fails. Blocks until the results are home.
-  std::vector<int> solve(const SvdTask* tasks, int count, Route route, const SvdOptions& opt);
+  /// one status per item: 0 ok, kNonFinite, kBadOutput, or the solver's info. With `checks`
+  /// (and singular vectors wanted), also computes each item's --check metrics on the device
+  /// (meaningful for status 0 only). Throws CudaError/SolverError when the chunk as a whole
+  /// fails. Blocks until the results are home.
+  std::vector<int> solve(const SvdTask* tasks, int count, Route route, const SvdOptions& opt,
+                         std::vector<CheckMetrics>* checks = nullptr);
 
   /// Device bytes held in reusable buffers now.
   std::size_t bytes_held() const;
@@ -57,7 +61,8 @@ class GpuWorker {
 
  private:
   template <typename T>
-  std::vector<int> solve_typed(const SvdTask* tasks, int count, Route route, const SvdOptions& opt);
+  std::vector<int> solve_typed(const SvdTask* tasks, int count, Route route, const SvdOptions& opt,
+                               std::vector<CheckMetrics>* checks);
   template <typename T>
   void reserve(const Geometry& g, int count);
   template <typename T>
@@ -75,6 +80,12 @@ class GpuWorker {
   DeviceBuffer<int> status_;  // per item: input NaN/Inf flags, infos, output NaN/Inf flags
   PinnedBuffer<char> staging_in_, staging_out_;
   PinnedBuffer<int> staging_status_;
+  // --check on the device: a pristine copy of the inputs (solvers destroy W), float64 scratch,
+  // the metrics, their pinned copy, and a cuBLAS handle on the worker's stream.
+  DeviceBuffer<char> check_a_;
+  DeviceBuffer<double> check_scratch_, check_out_;
+  PinnedBuffer<double> staging_check_;
+  std::unique_ptr<BlasHandle> check_blas_;
 };
 
 /// Estimated device bytes of a chunk of `count` items (buffers plus a workspace allowance).

@@ -231,6 +231,45 @@ TEST(CudaOptionsTest, TwoCallersShareOneDeviceSafely) {
   }
 }
 
+TEST(CudaOptionsTest, CheckOnTheDeviceAgreesWithTheHostCheck) {
+  TANDEM_REQUIRE_DEVICE();
+  struct Case {
+    DType dtype;
+    int64_t m, n;
+    bool full;
+    int count;
+  };
+  const Case cases[] = {{DType::kFloat32, 64, 64, true, 6},   {DType::kFloat64, 300, 60, false, 3},
+                        {DType::kFloat64, 60, 300, true, 2},  {DType::kFloat32, 7, 40, false, 5},
+                        {DType::kFloat64, 500, 500, true, 2}, {DType::kFloat32, 1, 1, true, 3}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::to_string(c.m) + "x" + std::to_string(c.n));
+    SvdOptions opt;
+    opt.check = true;
+    opt.full_matrices = c.full;
+    auto batch = random_batch(c.dtype, c.m, c.n, c.count, opt);
+    const std::vector<ItemResult> r = gpu_backend()->svd(tasks_of(batch), opt);
+    for (int i = 0; i < c.count; ++i) {
+      ASSERT_EQ(r[i].status, ItemStatus::kOk) << r[i].message;
+      ASSERT_TRUE(r[i].has_check);
+      const CheckMetrics host = compute_check(batch[i]->task, opt);
+      const CheckMetrics& dev = r[i].check;
+      // Same definitions, other summation orders: equal up to rounding of rounding errors.
+      EXPECT_NEAR(dev.residual_ratio, host.residual_ratio, 0.5 + 0.25 * host.residual_ratio);
+      EXPECT_NEAR(dev.orthogonality_ratio, host.orthogonality_ratio,
+                  0.5 + 0.25 * host.orthogonality_ratio);
+      EXPECT_NEAR(dev.residual, host.residual,
+                  1e-3 * dtype_epsilon(c.dtype) + 0.25 * host.residual);
+      EXPECT_NEAR(dev.u_orthogonality, host.u_orthogonality,
+                  1e-3 * dtype_epsilon(c.dtype) + 0.25 * host.u_orthogonality);
+      EXPECT_NEAR(dev.v_orthogonality, host.v_orthogonality,
+                  1e-3 * dtype_epsilon(c.dtype) + 0.25 * host.v_orthogonality);
+      EXPECT_LT(dev.residual_ratio, 35.0);
+      EXPECT_LT(dev.orthogonality_ratio, 35.0);
+    }
+  }
+}
+
 TEST(CudaOptionsTest, WaitingWorkersSleepInsteadOfSpinning) {
   TANDEM_REQUIRE_DEVICE();
   cuda::CudaBackend gpu({0}, nullptr, cuda::CudaBackendOptions{});
