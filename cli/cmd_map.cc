@@ -16,6 +16,7 @@
 #include "core/shard.h"
 #include "jobs/map_plan.h"
 #include "jobs/report.h"
+#include "jobs/slurm.h"
 #include "jobs/units.h"
 #include "map_output.h"
 
@@ -30,6 +31,10 @@ struct MapArgs {
   bool resume_failed = false;
   bool dry_run = false;
   bool quiet = false;
+  std::string executor = "local";
+  std::string run_dir;
+  bool no_wait = false;
+  std::vector<std::string> slurm_args;
 };
 
 // CLI11 2.1 lets `--` end an unlimited option (`--args a b -- sh -c x`) and then reads the
@@ -57,8 +62,71 @@ jobs::MapOptions parsed_options(MapArgs& a) {
   return o;
 }
 
+// --executor slurm: submit one array, then (unless --no-wait) follow it like a local run.
+int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPlan& plan) {
+  ProgressLine line(stderr, !a.quiet);
+  if (plan.jobs.empty()) {
+    jobs::MapResult result;
+    result.results = plan.skipped;
+    result.shard = plan.shard;
+    result.total_subjects = plan.subjects.rows.size();
+    if (!a.report.empty()) jobs::write_map_report(a.report, result, kExitOk);
+    print_map_summary(line, "map", result, a.quiet);
+    return kExitOk;
+  }
+  const double poll = jobs::slurm_poll_seconds();
+  jobs::SlurmRun run =
+      jobs::make_slurm_run(plan, a.run_dir.empty() ? jobs::default_run_dir() : a.run_dir,
+                           jobs::self_executable(), options.threads_per_job);
+  jobs::SlurmSubmitOptions submit{options.jobs, options.mem_per_job, a.slurm_args};
+  install_interrupt_handlers();
+  std::string job_id = jobs::submit_slurm_run(run, submit);
+  std::string skipped = plan.skipped.empty() ? ""
+                                             : " (" + std::to_string(plan.skipped.size()) +
+                                                   " subjects already done are skipped)";
+  if (a.no_wait) {
+    std::printf("%s\t%s\n", run.dir.c_str(), job_id.c_str());
+    if (!a.quiet) {
+      std::fprintf(stderr,
+                   "map: submitted SLURM job %s, %zu array tasks%s; run dir %s\n"
+                   "  follow it with `tandem status %s`, stop it with `tandem cancel %s`\n",
+                   job_id.c_str(), run.tasks.size(), skipped.c_str(), run.dir.c_str(),
+                   run.dir.c_str(), run.dir.c_str());
+    }
+    return kExitOk;
+  }
+  if (!a.quiet) {
+    line.event("map: submitted SLURM job " + job_id + ", " + std::to_string(run.tasks.size()) +
+               " array tasks" + skipped + "; run dir " + run.dir);
+  }
+  MapPrinter printer(line, run.tasks.size());
+  jobs::MapResult result = jobs::wait_slurm_run(run, plan, &printer, poll);
+  int code = jobs::map_exit_code(result);
+  if (!a.report.empty()) {
+    jobs::write_map_report(substitute_shard(a.report, plan.shard.value_or(Shard{})), result, code);
+  }
+  print_map_summary(line, "map", result, a.quiet);
+  if (result.interrupted) {
+    std::fprintf(stderr,
+                 "tandem: interrupted: SLURM job %s cancelled; `tandem status %s` shows what "
+                 "finished, and --resume with the same --joblog or --output runs the rest\n",
+                 job_id.c_str(), run.dir.c_str());
+  }
+  return code;
+}
+
 int run_map_command(MapArgs& a) {
-  jobs::MapPlan plan = jobs::plan_map(parsed_options(a));
+  jobs::MapOptions options = parsed_options(a);
+  const bool slurm = a.executor == "slurm";
+  if (!slurm && (!a.run_dir.empty() || a.no_wait || !a.slurm_args.empty())) {
+    throw UsageError("--run-dir, --no-wait and --slurm-arg need --executor slurm");
+  }
+  if (slurm) jobs::check_slurm_map_options(options);
+  if (slurm && a.no_wait && !a.report.empty()) {
+    throw UsageError("--report needs tandem to wait for the run; drop --no-wait or --report");
+  }
+  jobs::MapPlan plan = jobs::plan_map(options);
+  if (slurm && !a.dry_run) return run_slurm_map(a, options, plan);
   if (a.dry_run) {
     for (const auto& c : jobs::dry_run_commands(plan)) std::printf("%s\n", c.c_str());
     return kExitOk;
@@ -111,6 +179,20 @@ std::function<int()> setup_map(CLI::App& sub) {
       "--shard", a->shard,
       "K/N or slurm: run only shard K of N, the subjects i (from 0, in input order) "
       "with i mod N = K-1; slurm takes K and N from SLURM_ARRAY_TASK_ID/_MIN/_COUNT");
+  sub.add_option("--executor", a->executor,
+                 "local (default) or slurm: submit one SLURM job array, a task per subject, "
+                 "and wait for it")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  sub.add_option("--run-dir", a->run_dir,
+                 "slurm: new directory for the task file, logs and status files (default "
+                 "tandem-map-YYYYmmdd-HHMMSS); the tasks run this same tandem binary, so it "
+                 "and the run dir must be on a filesystem the compute nodes share");
+  sub.add_flag("--no-wait", a->no_wait,
+               "slurm: submit, print the run dir and job id, and exit (then tandem status / "
+               "tandem cancel RUNDIR)");
+  sub.add_option("--slurm-arg", a->slurm_args,
+                 "slurm: one sbatch argument, verbatim (repeatable): --slurm-arg=--partition=gpu")
+      ->allow_extra_args(false);
   sub.add_flag("--dry-run", a->dry_run, "Print the commands and exit");
   sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
   sub.add_option("command", o.command, "COMMAND ARG... after --, with {} placeholders");

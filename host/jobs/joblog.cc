@@ -48,10 +48,14 @@ std::string format_joblog_line(const JobLogEntry& e) {
   for (auto& c : command) {
     if (c == '\n') c = '\0';
   }
-  char fixed[128];
-  std::snprintf(fixed, sizeof fixed, "%zu\t:\t%.3f\t%10.3f\t0\t0\t%d\t%d\t", e.seq, e.start_time,
-                e.runtime, e.exit_value, e.signal);
-  return fixed + command + "\n";
+  char times[96];
+  std::snprintf(times, sizeof times, "\t%.3f\t%10.3f\t0\t0\t%d\t%d\t", e.start_time, e.runtime,
+                e.exit_value, e.signal);
+  std::string host = e.host.empty() ? ":" : e.host;
+  for (auto& c : host) {
+    if (c == '\t' || c == '\n') c = ' ';
+  }
+  return std::to_string(e.seq) + "\t" + host + times + command + "\n";
 }
 
 JobLog::JobLog(const std::string& path) : path_(path) {
@@ -76,6 +80,36 @@ void JobLog::append(const JobLogEntry& entry) {
   if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
     throw_system_error("cannot write the joblog", path_, errno);
   }
+}
+
+std::vector<JobLogEntry> read_joblog_entries(const std::string& path) {
+  std::vector<JobLogEntry> entries;
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line) || line.rfind("Seq\tHost\tStarttime", 0) != 0) return entries;
+  while (std::getline(in, line)) {
+    auto f = split_fields(line, 9);
+    JobLogEntry e;
+    int seq = 0;
+    if (f.size() != 9 || !parse_int(f[0], seq) || !parse_int(f[6], e.exit_value) ||
+        !parse_int(f[7], e.signal)) {
+      continue;
+    }
+    try {
+      e.start_time = std::stod(f[2]);
+      e.runtime = std::stod(f[3]);
+    } catch (const std::exception&) {
+      continue;
+    }
+    e.seq = static_cast<std::size_t>(seq);
+    e.host = f[1];
+    e.command = f[8];
+    for (auto& c : e.command) {
+      if (c == '\0') c = '\n';
+    }
+    entries.push_back(std::move(e));
+  }
+  return entries;
 }
 
 JobLogHistory read_joblog(const std::string& path) {

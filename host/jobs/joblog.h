@@ -3,6 +3,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 namespace tandem::jobs {
 
@@ -20,6 +21,8 @@ struct JobLogEntry {
   int signal = 0;
   /// The command line (newlines are written as NUL, as GNU parallel does).
   std::string command;
+  /// The Host column: ":" (GNU parallel's name for this machine) or the node a SLURM task ran on.
+  std::string host = ":";
 };
 
 /// Appends to a joblog in GNU parallel's exact format: header `Seq Host Starttime JobRuntime
@@ -54,6 +57,10 @@ struct JobLogHistory {
   /// Commands recorded only with failed attempts.
   std::set<std::string> failed;
 };
+
+/// The entries of a joblog file in order (a missing file, its header and malformed lines give
+/// none); the Host column is kept.
+std::vector<JobLogEntry> read_joblog_entries(const std::string& path);
 
 /// Reads a joblog; a missing file is an empty history. Malformed lines (a torn last line) are
 /// ignored. Throws InputError when the file exists but is not a joblog.

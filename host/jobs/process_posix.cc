@@ -185,6 +185,29 @@ MemoryFile& MemoryFile::operator=(MemoryFile&& other) noexcept {
   return *this;
 }
 
+CapturedRun run_captured(const std::vector<std::string>& argv) {
+  CapturedRun r;
+  MemoryFile out;
+  MemoryFile err;
+  ProcessSpec spec{argv, {}, "", ""};
+  spec.stdout_fd = out.fd();
+  spec.stderr_fd = err.fd();
+  StartedProcess p = start_process(spec);
+  if (p.pid < 0) {
+    r.err = p.message;
+    return r;
+  }
+  r.started = true;
+  int status = 0;
+  // A signal for tandem (SIGINT) interrupts the wait; the helper is short, so wait on.
+  while (::waitpid(p.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = out.contents();
+  r.err = err.contents();
+  return r;
+}
+
 std::string MemoryFile::contents() const {
   std::string text;
   char buf[65536];

@@ -65,6 +65,23 @@ struct StartedProcess {
 /// error); those come back in StartedProcess.
 StartedProcess start_process(const ProcessSpec& spec);
 
+/// A short helper command's end (sbatch, sacct, scancel): whether it started, its exit status
+/// (-1 when killed by a signal) and its captured stdout and stderr.
+struct CapturedRun {
+  /// False when the program could not be started (`err` says why).
+  bool started = false;
+  /// Exit status, -1 when a signal ended it.
+  int exit_code = -1;
+  /// Its stdout.
+  std::string out;
+  /// Its stderr, or why it could not start.
+  std::string err;
+};
+
+/// Runs `argv` (argv[0] searched in PATH) to completion with stdin /dev/null and stdout and
+/// stderr captured in memory, waiting for that child only. Not for use while a Pool runs.
+CapturedRun run_captured(const std::vector<std::string>& argv);
+
 /// The program file `name` resolves to through PATH (or `name` itself when it holds a '/');
 /// empty when nothing executable is found.
 std::string resolve_executable(const std::string& name);

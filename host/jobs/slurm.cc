@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "jobs/slurm.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/filesystem.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <set>
+#include <thread>
+
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "jobs/joblog.h"
+#include "jobs/process_posix.h"
+
+namespace tandem::jobs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Beyond the jobs' own limits: sbatch's --time also covers tandem's start and the output checks.
+constexpr double kTimeMarginSeconds = 300;
+constexpr double kMaxRetryDelay = 60;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// "CANCELLED by 1000" -> "CANCELLED".
+std::string first_word(const std::string& s) { return s.substr(0, s.find(' ')); }
+
+std::optional<std::map<int, std::string>> query_sacct(const std::string& job_id) {
+  if (job_id.empty() || resolve_executable("sacct").empty()) return std::nullopt;
+  CapturedRun r = run_captured(
+      {"sacct", "-j", job_id, "--parsable2", "--noheader", "--format=JobID,State,ExitCode"});
+  if (!r.started || r.exit_code != 0) return std::nullopt;
+  return parse_sacct(r.out, job_id);
+}
+
+std::string hostname() {
+  char name[256] = {};
+  // Never empty: an empty host marks a task SLURM ended without a status file.
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "?";
+  return name;
+}
+
+}  // namespace
+
+void check_slurm_map_options(const MapOptions& o) {
+  if (o.halt.mode != HaltMode::kNever) {
+    throw UsageError(
+        "--halt cannot be used with --executor slurm: the array tasks run on their own");
+  }
+}
+
+std::string default_run_dir() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char name[64];
+  std::strftime(name, sizeof name, "tandem-map-%Y%m%d-%H%M%S", &tm);
+  return name;
+}
+
+std::string self_executable() {
+  boost::system::error_code ec;
+  auto path = boost::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw_system_error("cannot find the tandem binary", "/proc/self/exe", ec.value());
+  return path.string();
+}
+
+double slurm_poll_seconds() {
+  const char* text = std::getenv("TANDEM_SLURM_POLL");
+  if (text == nullptr || *text == '\0') return 10;
+  try {
+    std::size_t used = 0;
+    double v = std::stod(text, &used);
+    if (used == std::strlen(text) && v > 0 && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(std::string("TANDEM_SLURM_POLL: '") + text +
+                   "' is not a positive number of seconds");
+}
+
+std::string slurm_time_limit(const PoolOptions& pool) {
+  if (pool.timeout <= 0) return "";
+  double seconds = (pool.timeout + pool.grace) * (pool.retries + 1) + kTimeMarginSeconds;
+  for (int k = 0; k < pool.retries; ++k) {
+    seconds += std::min(kMaxRetryDelay, pool.retry_delay * std::pow(2.0, k));
+  }
+  return std::to_string(static_cast<long long>(std::ceil(seconds / 60)));
+}
+
+std::vector<std::string> sbatch_argv(const SlurmRun& run, const SlurmSubmitOptions& o) {
+  std::string array = "--array=1-" + std::to_string(run.tasks.size());
+  if (o.array_limit > 0) array += "%" + std::to_string(o.array_limit);
+  std::vector<std::string> argv = {"sbatch",
+                                   "--parsable",
+                                   array,
+                                   "--job-name=tandem-map",
+                                   "--output=" + run.dir + "/slurm/%A_%a.out",
+                                   "--cpus-per-task=" + std::to_string(run.threads_per_job)};
+  if (o.mem_per_job > 0) {
+    const std::uint64_t mib = (o.mem_per_job + (1u << 20) - 1) >> 20;
+    argv.push_back("--mem=" + std::to_string(mib) + "M");
+  }
+  std::string time = slurm_time_limit(run.pool);
+  if (!time.empty()) argv.push_back("--time=" + time);
+  argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
+  argv.push_back(run.dir + "/array.sh");
+  return argv;
+}
+
+std::string submit_slurm_run(SlurmRun& run, const SlurmSubmitOptions& options) {
+  if (resolve_executable("sbatch").empty()) {
+    throw UsageError("--executor slurm: sbatch not found on PATH; is SLURM installed here?");
+  }
+  TANDEM_EXPECTS(!run.tasks.empty(), "a SLURM run needs at least one task");
+  write_run_dir(run);
+  CapturedRun r = run_captured(sbatch_argv(run, options));
+  // `--parsable` prints "JOBID" or "JOBID;CLUSTER".
+  std::string id = trimmed(r.out.substr(0, r.out.find_first_of(";\n")));
+  bool numeric = !id.empty() && std::all_of(id.begin(), id.end(), ::isdigit);
+  if (!r.started || r.exit_code != 0 || !numeric) {
+    boost::system::error_code ec;
+    boost::filesystem::remove_all(run.dir, ec);
+    std::string why = trimmed(r.err.empty() ? r.out : r.err);
+    throw Error("sbatch failed" +
+                (r.started ? " (exit " + std::to_string(r.exit_code) + ")" : std::string()) +
+                (why.empty() ? std::string() : ": " + why));
+  }
+  write_job_id(run, id);
+  run.job_id = id;
+  return id;
+}
+
+std::map<int, std::string> parse_sacct(const std::string& text, const std::string& job_id) {
+  std::map<int, std::string> states;
+  const std::string prefix = job_id + "_";
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    std::size_t bar = line.find('|');
+    if (bar == std::string::npos || line.rfind(prefix, 0) != 0) continue;
+    std::string index = line.substr(prefix.size(), bar - prefix.size());
+    if (index.empty() || !std::all_of(index.begin(), index.end(), ::isdigit)) continue;
+    std::size_t bar2 = line.find('|', bar + 1);
+    states[std::stoi(index)] = first_word(line.substr(bar + 1, bar2 - bar - 1));
+  }
+  return states;
+}
+
+bool is_final_slurm_state(const std::string& state) {
+  static const std::set<std::string> kFinal = {
+      "BOOT_FAIL", "CANCELLED",     "COMPLETED", "DEADLINE", "FAILED",
+      "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "REVOKED",  "TIMEOUT"};
+  return kFinal.count(state) > 0;
+}
+
+JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const std::string& state) {
+  JobResult r;
+  r.name = task.name;
+  r.seq = task.seq;
+  r.command = task.command;
+  r.outputs = task.outputs;
+  r.stdout_path = task.stdout_path;
+  r.stderr_path = task.stderr_path;
+  if (state == "OUT_OF_MEMORY") {
+    r.outcome = Outcome::kOom;
+  } else if (state == "TIMEOUT" || state == "DEADLINE") {
+    r.outcome = Outcome::kTimeout;
+  } else if (state == "CANCELLED") {
+    r.outcome = Outcome::kInterrupted;
+  } else if (state == "FAILED" || state == "COMPLETED") {
+    r.outcome = Outcome::kExit;
+  } else {
+    r.outcome = Outcome::kSignal;
+  }
+  r.message = "SLURM ended the task: " + state + " (no status file; see " + run.dir + "/slurm/" +
+              run.job_id + "_" + std::to_string(task.index) + ".out)";
+  return r;
+}
+
+SlurmMonitor::SlurmMonitor(const SlurmRun& run, double settle)
+    : run_(run),
+      settle_(settle),
+      results_(run.tasks.size()),
+      hosts_(run.tasks.size()),
+      ended_since_(run.tasks.size(), -1),
+      ended_polls_(run.tasks.size(), 0),
+      begin_(Clock::now()) {}
+
+std::vector<JobResult> SlurmMonitor::poll() {
+  std::vector<JobResult> now_final;
+  auto finish = [&](std::size_t i, JobResult r, std::string host) {
+    if (is_failure(r.outcome)) ++failed_;
+    ++done_;
+    hosts_[i] = std::move(host);
+    results_[i] = r;
+    now_final.push_back(std::move(r));
+  };
+  auto read_new_statuses = [&] {
+    for (std::size_t i = 0; i < run_.tasks.size(); ++i) {
+      if (results_[i]) continue;
+      if (auto s = read_task_status(run_, run_.tasks[i].index)) finish(i, s->result, s->hostname);
+    }
+  };
+  read_new_statuses();
+  if (finished()) return now_final;
+  auto states = query_sacct(run_.job_id);
+  sacct_ok_ = states.has_value();
+  running_ = 0;
+  if (!states) return now_final;
+  // A task that wrote its status file and then ended: read the files again after sacct.
+  read_new_statuses();
+  const double t = seconds_since(begin_);
+  for (std::size_t i = 0; i < run_.tasks.size(); ++i) {
+    if (results_[i]) continue;
+    auto it = states->find(run_.tasks[i].index);
+    std::string state = it == states->end() ? "" : it->second;
+    if (state == "RUNNING" || state == "COMPLETING") ++running_;
+    if (!is_final_slurm_state(state)) {
+      ended_polls_[i] = 0;
+      continue;
+    }
+    if (ended_polls_[i]++ == 0) ended_since_[i] = t;
+    if (settle_ > 0 && (ended_polls_[i] < 2 || t - ended_since_[i] < settle_)) continue;
+    finish(i, slurm_ended_result(run_, run_.tasks[i], state), "");
+  }
+  return now_final;
+}
+
+bool append_slurm_joblog(const SlurmRun& run, const SlurmMonitor& monitor) {
+  if (run.joblog.empty()) return false;
+  // Created exclusively: `tandem status` and the waiting tandem never both append.
+  std::string marker = run.dir + "/joblog.appended";
+  int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) return false;
+    throw_system_error("cannot create", marker, errno);
+  }
+  ::close(fd);
+  JobLog log(run.joblog);
+  for (std::size_t i = 0; i < run.tasks.size(); ++i) {
+    const auto& result = monitor.results()[i];
+    if (!result) continue;
+    const std::string& host = monitor.hostnames()[i];
+    std::vector<JobLogEntry> entries =
+        read_joblog_entries(task_joblog_path(run, run.tasks[i].index));
+    for (auto& e : entries) {
+      e.host = host.empty() ? ":" : host;
+      log.append(e);
+    }
+    // SLURM ended it before its pool logged the attempt: one failed line, so --resume reruns it.
+    if (host.empty())
+      log.append({result->seq, result->start_time, result->duration, -1, 0, result->command});
+  }
+  return true;
+}
+
+MapResult wait_slurm_run(const SlurmRun& run, const MapPlan& plan, PoolObserver* observer,
+                         double poll_seconds) {
+  auto begin = Clock::now();
+  PoolObserver none;
+  PoolObserver* obs = observer ? observer : &none;
+  SlurmMonitor monitor(run, std::min(60.0, 3 * poll_seconds));
+  MapResult result;
+  while (true) {
+    for (const auto& r : monitor.poll()) obs->job_finished(r);
+    obs->progress({run.tasks.size(), monitor.done(), monitor.failed(), monitor.running(),
+                   seconds_since(begin)});
+    if (monitor.finished() || tandem::interrupted()) break;
+    auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(poll_seconds));
+    while (Clock::now() < until && !tandem::interrupted()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (!monitor.finished()) {
+    obs->stopping("interrupted: cancelling SLURM job " + run.job_id + " with scancel");
+    std::string why = cancel_slurm_run(run);
+    if (!why.empty()) obs->stopping("scancel failed: " + why);
+    result.interrupted = true;
+  }
+  append_slurm_joblog(run, monitor);
+  for (std::size_t i = 0; i < run.tasks.size(); ++i) {
+    if (const auto& r = monitor.results()[i]) {
+      result.results.push_back(*r);
+      continue;
+    }
+    JobResult r = slurm_ended_result(run, run.tasks[i], "CANCELLED");
+    r.message = "cancelled with scancel when tandem was interrupted";
+    result.results.push_back(std::move(r));
+  }
+  result.results.insert(result.results.end(), plan.skipped.begin(), plan.skipped.end());
+  std::sort(result.results.begin(), result.results.end(),
+            [](const JobResult& a, const JobResult& b) { return a.seq < b.seq; });
+  result.wall_seconds = seconds_since(begin);
+  result.shard = plan.shard;
+  result.total_subjects = plan.subjects.rows.size();
+  return result;
+}
+
+SlurmRunStatus slurm_run_status(const SlurmRun& run) {
+  SlurmMonitor monitor(run, 0);
+  monitor.poll();
+  SlurmRunStatus s;
+  s.total = run.tasks.size();
+  s.sacct_available = monitor.sacct_available();
+  for (const auto& r : monitor.results()) {
+    if (!r) continue;
+    if (is_failure(r->outcome)) {
+      ++s.failed;
+      s.failures.push_back(*r);
+    } else {
+      ++s.ok;
+    }
+  }
+  s.running = monitor.running();
+  s.waiting = s.total - s.ok - s.failed - s.running;
+  if (monitor.finished()) s.joblog_appended = append_slurm_joblog(run, monitor);
+  return s;
+}
+
+std::string cancel_slurm_run(const SlurmRun& run) {
+  if (run.job_id.empty()) return "no job id in " + run.dir + " (never submitted)";
+  CapturedRun r = run_captured({"scancel", run.job_id});
+  if (!r.started) return "scancel not found on PATH";
+  if (r.exit_code != 0) return "scancel " + run.job_id + " failed: " + trimmed(r.err);
+  return "";
+}
+
+bool run_slurm_task(const std::string& dir, int index) {
+  SlurmRun run = load_slurm_run(dir);
+  if (index < 1 || static_cast<std::size_t>(index) > run.tasks.size()) {
+    throw UsageError("slurm-task: index " + std::to_string(index) + " is not in 1.." +
+                     std::to_string(run.tasks.size()) + " of " + run.dir);
+  }
+  const SlurmTask& task = run.tasks[static_cast<std::size_t>(index) - 1];
+  std::vector<JobSpec> jobs(1);
+  jobs[0].name = task.name;
+  jobs[0].seq = task.seq;
+  jobs[0].outputs = task.outputs;
+  jobs[0].stdout_path = task.stdout_path;
+  jobs[0].stderr_path = task.stderr_path;
+  JobLog log(task_joblog_path(run, index));
+  Pool pool(run.pool, &log);
+  JobResult r = pool.run(
+                        jobs,
+                        [&task](const JobSpec&, int) {
+                          return JobCommand{task.argv, task.command};
+                        },
+                        nullptr)
+                    .at(0);
+  if (r.outcome == Outcome::kInterrupted || r.outcome == Outcome::kNotStarted) {
+    r.outcome = Outcome::kInterrupted;
+    r.message = "cancelled: the task got signal " + std::to_string(tandem::interrupt_signal()) +
+                " (scancel, or SLURM's time limit)";
+  }
+  write_task_status(run, index, {r, hostname()});
+  return !is_failure(r.outcome);
+}
+
+}  // namespace tandem::jobs

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// `tandem map --executor slurm`: submit one job array (one task per subject), follow it through
+// the tasks' status files and sacct, and turn it into the same MapResult as a local run. Also the
+// array task's side (run_slurm_task), `tandem status` and `tandem cancel`. SLURM's commands are
+// found on PATH and run with captured output; none is needed to build or to plan.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobs/map_plan.h"
+#include "jobs/pool.h"
+#include "jobs/slurm_files.h"
+
+namespace tandem::jobs {
+
+/// What sbatch is asked for beyond the array itself.
+struct SlurmSubmitOptions {
+  /// -j: array tasks running at once (`--array=1-N%J`); 0 = no limit.
+  int array_limit = 0;
+  /// --mem-per-job in bytes (`--mem=<MiB>M`); 0 = SLURM's default.
+  std::uint64_t mem_per_job = 0;
+  /// --slurm-arg values, passed verbatim before the script.
+  std::vector<std::string> extra_args;
+};
+
+/// Rejects map options that a SLURM run cannot honour (--halt: the tasks run independently);
+/// throws UsageError.
+void check_slurm_map_options(const MapOptions& options);
+
+/// `tandem-map-YYYYmmdd-HHMMSS` (local time), the default --run-dir.
+std::string default_run_dir();
+
+/// This binary's absolute path (/proc/self/exe), which the array tasks run.
+std::string self_executable();
+
+/// Seconds between looks at a waited-for run: TANDEM_SLURM_POLL, default 10; UsageError when it
+/// is not a positive number.
+double slurm_poll_seconds();
+
+/// The sbatch command line for `run` (program name first, script last).
+std::vector<std::string> sbatch_argv(const SlurmRun& run, const SlurmSubmitOptions& options);
+
+/// sbatch's --time in whole minutes for these pool settings: every attempt's timeout and grace,
+/// the retry delays and a 5-minute margin; "" when there is no timeout.
+std::string slurm_time_limit(const PoolOptions& pool);
+
+/// Checks that sbatch is on PATH (UsageError otherwise), writes the run directory, submits the
+/// array and records the job id (also returned, and set in `run`). When sbatch fails, the run
+/// directory is removed again and Error carries sbatch's stderr.
+std::string submit_slurm_run(SlurmRun& run, const SlurmSubmitOptions& options);
+
+/// Array task index -> SLURM state ("RUNNING", "OUT_OF_MEMORY", ...) from `sacct --parsable2
+/// --noheader --format=JobID,State,ExitCode` output; lines of other jobs, of job steps
+/// (`123_4.batch`) and of still-pending ranges (`123_[5-9]`) are ignored.
+std::map<int, std::string> parse_sacct(const std::string& text, const std::string& job_id);
+
+/// True for a state in which SLURM has ended the task (COMPLETED, FAILED, TIMEOUT, ...).
+bool is_final_slurm_state(const std::string& state);
+
+/// The result of a task that SLURM ended in `state` without its status file (the task never got
+/// to write it: killed for memory or time, node failure, cancelled before it started).
+JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const std::string& state);
+
+/// Follows one run: reads new status files and, when sacct works, the array's states.
+class SlurmMonitor {
+ public:
+  /// `settle`: seconds a SLURM-ended task without a status file must stay so (and be seen in two
+  /// polls) before it is final, for status files that a shared filesystem shows late; 0 = at once.
+  SlurmMonitor(const SlurmRun& run, double settle);
+
+  /// One look; returns the tasks that became final in it.
+  std::vector<JobResult> poll();
+
+  /// Every task has a final result.
+  bool finished() const { return done_ == results_.size(); }
+  /// Tasks with a final result, failed ones, and those sacct says are running.
+  std::size_t done() const { return done_; }
+  std::size_t failed() const { return failed_; }
+  std::size_t running() const { return running_; }
+  /// False when sacct is missing or failed at the last poll.
+  bool sacct_available() const { return sacct_ok_; }
+  /// Per task (index - 1): its final result, if it has one.
+  const std::vector<std::optional<JobResult>>& results() const { return results_; }
+  /// Per task (index - 1): the node named in its status file, else "".
+  const std::vector<std::string>& hostnames() const { return hosts_; }
+
+ private:
+  const SlurmRun& run_;
+  double settle_;
+  std::vector<std::optional<JobResult>> results_;
+  std::vector<std::string> hosts_;
+  std::vector<double> ended_since_;
+  std::vector<int> ended_polls_;
+  std::chrono::steady_clock::time_point begin_;
+  std::size_t done_ = 0;
+  std::size_t failed_ = 0;
+  std::size_t running_ = 0;
+  bool sacct_ok_ = false;
+};
+
+/// Appends the run's joblog lines (each task's attempts, Host = its node; a SLURM-ended task as
+/// one failed line) to run.joblog, once per run directory (RUNDIR/joblog.appended); does nothing
+/// without a joblog. Returns true when it appended.
+bool append_slurm_joblog(const SlurmRun& run, const SlurmMonitor& monitor);
+
+/// Waits for a submitted run, polling every `poll_seconds`: reports each task's end to
+/// `observer` (job_finished, progress), appends the joblog when all are final, and returns the
+/// plan's MapResult (skipped subjects included). On SIGINT/SIGTERM/SIGHUP it runs scancel,
+/// marks the unfinished tasks interrupted and returns with `interrupted` set.
+MapResult wait_slurm_run(const SlurmRun& run, const MapPlan& plan, PoolObserver* observer,
+                         double poll_seconds);
+
+/// `tandem status`: one look at a run.
+struct SlurmRunStatus {
+  /// Tasks in the run, with a final ok result, with a final failure, running (sacct), others.
+  std::size_t total = 0, ok = 0, failed = 0, running = 0, waiting = 0;
+  /// Whether sacct answered.
+  bool sacct_available = false;
+  /// The failed tasks' results (message, stderr log).
+  std::vector<JobResult> failures;
+  /// This look appended the joblog (the run had just become complete).
+  bool joblog_appended = false;
+};
+
+/// Looks at `run` once (status files, sacct); appends the joblog when the run is complete.
+SlurmRunStatus slurm_run_status(const SlurmRun& run);
+
+/// Runs `scancel JOBID`; returns "" on success, else why it failed (scancel missing, its stderr).
+std::string cancel_slurm_run(const SlurmRun& run);
+
+/// The array task's side: runs task `index` of the run in `dir` through a one-slot Pool (same
+/// timeout, retries, grace, outputs and thread variables as a local run), writes its status file
+/// and returns true when the job succeeded. UsageError for an index outside the run.
+bool run_slurm_task(const std::string& dir, int index);
+
+}  // namespace tandem::jobs
