@@ -81,6 +81,8 @@ int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPl
   jobs::SlurmSubmitOptions submit{options.jobs, options.mem_per_job, a.slurm_args};
   install_interrupt_handlers();
   std::string job_id = jobs::submit_slurm_run(run, submit);
+  const std::string tasks =
+      std::to_string(run.tasks.size()) + (run.tasks.size() == 1 ? " array task" : " array tasks");
   std::string skipped = plan.skipped.empty() ? ""
                                              : " (" + std::to_string(plan.skipped.size()) +
                                                    " subjects already done are skipped)";
@@ -88,16 +90,16 @@ int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPl
     std::printf("%s\t%s\n", run.dir.c_str(), job_id.c_str());
     if (!a.quiet) {
       std::fprintf(stderr,
-                   "map: submitted SLURM job %s, %zu array tasks%s; run dir %s\n"
+                   "map: submitted SLURM job %s, %s%s; run dir %s\n"
                    "  follow it with `tandem status %s`, stop it with `tandem cancel %s`\n",
-                   job_id.c_str(), run.tasks.size(), skipped.c_str(), run.dir.c_str(),
-                   run.dir.c_str(), run.dir.c_str());
+                   job_id.c_str(), tasks.c_str(), skipped.c_str(), run.dir.c_str(), run.dir.c_str(),
+                   run.dir.c_str());
     }
     return kExitOk;
   }
   if (!a.quiet) {
-    line.event("map: submitted SLURM job " + job_id + ", " + std::to_string(run.tasks.size()) +
-               " array tasks" + skipped + "; run dir " + run.dir);
+    line.event("map: submitted SLURM job " + job_id + ", " + tasks + skipped + "; run dir " +
+               run.dir);
   }
   MapPrinter printer(line, run.tasks.size());
   jobs::MapResult result = jobs::wait_slurm_run(run, plan, &printer, poll);

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+// The SLURM executor's pieces that need no SLURM: the run directory's files, sbatch's command
+// line, sacct parsing, one array task run through the pool, and the merged joblog.
+#include "jobs/slurm.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "jobs/joblog.h"
+#include "process_test_util.h"
+
+namespace tandem::jobs {
+namespace {
+
+using testing::read_text;
+using testing::TempDir;
+using testing::write_text;
+
+MapPlan plan_for(std::vector<std::string> subjects, std::vector<std::string> command) {
+  MapOptions o;
+  o.subject_args = std::move(subjects);
+  o.command = std::move(command);
+  o.timeout = 60;
+  o.retries = 1;
+  o.retry_delay = 2;
+  o.grace = 0.3;
+  o.threads_per_job = 3;
+  return plan_map(o);
+}
+
+TEST(SlurmTest, RunDirRoundTripsThroughTheTaskFile) {
+  TempDir dir;
+  MapPlan plan = plan_for({"a", "b c"}, {"echo", "{}", "{#}", "{%}"});
+  SlurmRun run = make_slurm_run(plan, dir / "rd", "/opt/tandem", 3);
+  write_run_dir(run);
+  SlurmRun back = load_slurm_run(dir / "rd");
+  ASSERT_EQ(back.tasks.size(), 2u);
+  EXPECT_EQ(back.tasks[1].index, 2);
+  EXPECT_EQ(back.tasks[1].name, "b c");
+  EXPECT_EQ(back.tasks[1].argv, (std::vector<std::string>{"echo", "b c", "2", "1"}));
+  EXPECT_EQ(back.tasks[1].stderr_path, run.dir + "/logs/2.err");
+  EXPECT_EQ(back.tandem, "/opt/tandem");
+  EXPECT_EQ(back.pool.timeout, 60);
+  EXPECT_EQ(back.pool.retries, 1);
+  EXPECT_EQ(back.threads_per_job, 3);
+  EXPECT_EQ(back.pool.env, plan.pool.env);
+  EXPECT_TRUE(back.job_id.empty());
+  write_job_id(run, "77");
+  EXPECT_EQ(load_slurm_run(run.dir).job_id, "77");
+  EXPECT_NE(read_text(run.dir + "/array.sh").find("slurm-task " + run.dir), std::string::npos);
+}
+
+TEST(SlurmTest, ExistingNonEmptyRunDirIsRefused) {
+  TempDir dir;
+  write_text(dir / "x", "");
+  SlurmRun run = make_slurm_run(plan_for({"a"}, {"true"}), dir.str(), "/t", 1);
+  EXPECT_THROW(write_run_dir(run), UsageError);
+  EXPECT_THROW(load_slurm_run(dir / "nothing"), InputError);
+  write_text(dir / "tasks.json", "{\"tandem_slurm_run\": 1}");
+  EXPECT_THROW(load_slurm_run(dir.str()), InputError);
+}
+
+TEST(SlurmTest, SbatchArgvCarriesLimitsAndExtraArgsBeforeTheScript) {
+  SlurmRun run = make_slurm_run(plan_for({"a", "b", "c"}, {"true"}), "/r", "/t", 3);
+  auto argv = sbatch_argv(run, {2, 1536ull << 20, {"--partition=short", "--qos=x"}});
+  std::vector<std::string> want = {"sbatch",
+                                   "--parsable",
+                                   "--array=1-3%2",
+                                   "--job-name=tandem-map",
+                                   "--output=/r/slurm/%A_%a.out",
+                                   "--cpus-per-task=3",
+                                   "--mem=1536M",
+                                   "--time=" + slurm_time_limit(run.pool),
+                                   "--partition=short",
+                                   "--qos=x",
+                                   "/r/array.sh"};
+  EXPECT_EQ(argv, want);
+  // (60 + 0.3) * 2 attempts + 2 s retry delay + 300 s margin = 422.6 s -> 8 minutes.
+  EXPECT_EQ(slurm_time_limit(run.pool), "8");
+  PoolOptions none;
+  EXPECT_EQ(slurm_time_limit(none), "");
+}
+
+TEST(SlurmTest, ParsesSacctArrayTasksOnly) {
+  std::string text =
+      "42_1|COMPLETED|0:0\n"
+      "42_1.batch|COMPLETED|0:0\n"
+      "42_2|OUT_OF_MEMORY|0:125\n"
+      "42_3|CANCELLED by 1000|0:15\n"
+      "42_[4-9%2]|PENDING|0:0\n"
+      "420_5|RUNNING|0:0\n"
+      "42_10|RUNNING|0:0";
+  auto states = parse_sacct(text, "42");
+  EXPECT_EQ(states,
+            (std::map<int, std::string>{
+                {1, "COMPLETED"}, {2, "OUT_OF_MEMORY"}, {3, "CANCELLED"}, {10, "RUNNING"}}));
+  EXPECT_TRUE(is_final_slurm_state("NODE_FAIL"));
+  EXPECT_FALSE(is_final_slurm_state("PENDING"));
+}
+
+TEST(SlurmTest, SlurmEndedTaskFailsNamingTheState) {
+  SlurmRun run = make_slurm_run(plan_for({"a"}, {"true"}), "/r", "/t", 1);
+  run.job_id = "42";
+  JobResult r = slurm_ended_result(run, run.tasks[0], "OUT_OF_MEMORY");
+  EXPECT_EQ(r.outcome, Outcome::kOom);
+  EXPECT_NE(r.message.find("OUT_OF_MEMORY"), std::string::npos);
+  EXPECT_NE(r.message.find("/r/slurm/42_1.out"), std::string::npos);
+  EXPECT_EQ(slurm_ended_result(run, run.tasks[0], "TIMEOUT").outcome, Outcome::kTimeout);
+  EXPECT_EQ(slurm_ended_result(run, run.tasks[0], "NODE_FAIL").outcome, Outcome::kSignal);
+}
+
+TEST(SlurmTest, TaskRunsItsJobAndWritesStatusAndJoblog) {
+  TempDir dir;
+  MapPlan plan = plan_for({"ok", "bad"}, {"sh", "-c", "echo $OMP_NUM_THREADS; [ {} = ok ]"});
+  plan.pool.retries = 0;
+  SlurmRun run = make_slurm_run(plan, dir / "rd", "/t", 3);
+  write_run_dir(run);
+  EXPECT_TRUE(run_slurm_task(run.dir, 1));
+  EXPECT_FALSE(run_slurm_task(run.dir, 2));
+  EXPECT_THROW(run_slurm_task(run.dir, 3), UsageError);
+  EXPECT_EQ(read_text(run.dir + "/logs/1.out"), "3\n");
+  auto ok = read_task_status(run, 1);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->result.outcome, Outcome::kOk);
+  EXPECT_FALSE(ok->hostname.empty());
+  auto bad = read_task_status(run, 2);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->result.outcome, Outcome::kExit);
+  EXPECT_EQ(bad->result.exit_code, 1);
+  EXPECT_EQ(bad->result.stderr_path, run.dir + "/logs/2.err");
+
+  // No sacct needed: both status files are there, so the run is complete.
+  run.joblog = dir / "jobs.log";
+  SlurmMonitor monitor(run, 0);
+  EXPECT_EQ(monitor.poll().size(), 2u);
+  EXPECT_TRUE(monitor.finished());
+  EXPECT_EQ(monitor.failed(), 1u);
+  EXPECT_TRUE(append_slurm_joblog(run, monitor));
+  EXPECT_FALSE(append_slurm_joblog(run, monitor));
+  auto entries = read_joblog_entries(run.joblog);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].host, ok->hostname);
+  EXPECT_EQ(entries[1].exit_value, 1);
+  EXPECT_EQ(read_joblog(run.joblog).failed.count(bad->result.command), 1u);
+}
+
+TEST(SlurmTest, JoblogHostColumnRoundTrips) {
+  TempDir dir;
+  {
+    JobLog log(dir / "log");
+    JobLogEntry e{3, 100.5, 2.25, 0, 0, "echo a"};
+    e.host = "node07";
+    log.append(e);
+  }
+  auto entries = read_joblog_entries(dir / "log");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].host, "node07");
+  EXPECT_EQ(entries[0].seq, 3u);
+  EXPECT_EQ(entries[0].command, "echo a");
+  EXPECT_DOUBLE_EQ(entries[0].runtime, 2.25);
+}
+
+}  // namespace
+}  // namespace tandem::jobs
