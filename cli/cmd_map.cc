@@ -199,7 +199,12 @@ std::function<int()> setup_map(CLI::App& sub) {
   sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
   sub.add_option("command", o.command, "COMMAND ARG... after --, with {} placeholders");
   sub.prefix_command();
-  sub.footer("The command follows `--`: tandem map [OPTIONS] -- COMMAND ARG... ({} = subject)");
+  sub.footer(
+      "The command follows `--`: tandem map [OPTIONS] -- COMMAND ARG... ({} = subject)\n"
+      "--executor slurm submits one job array (a task per subject; -j J becomes --array=1-N%J, "
+      "--threads-per-job --cpus-per-task, --mem-per-job --mem, --timeout --time) and waits; "
+      "follow a --no-wait run with `tandem status RUNDIR`, stop it with `tandem cancel RUNDIR`, "
+      "rerun what failed with --resume and a new --run-dir.");
   return [a, shard] {
     if (auto words = words_after_double_dash()) a->options.command = *words;
     a->shard_given = shard->count() > 0;
