@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
@@ -144,6 +145,18 @@ TEST(SlurmTest, TaskRunsItsJobAndWritesStatusAndJoblog) {
   EXPECT_EQ(entries[0].host, ok->hostname);
   EXPECT_EQ(entries[1].exit_value, 1);
   EXPECT_EQ(read_joblog(run.joblog).failed.count(bad->result.command), 1u);
+}
+
+TEST(SlurmTest, PollIntervalComesFromTheEnvironment) {
+  ::unsetenv("TANDEM_SLURM_POLL");
+  EXPECT_EQ(slurm_poll_seconds(), 10);
+  ::setenv("TANDEM_SLURM_POLL", "0.25", 1);
+  EXPECT_EQ(slurm_poll_seconds(), 0.25);
+  for (const char* bad : {"abc", "0", "-1", "2s"}) {
+    ::setenv("TANDEM_SLURM_POLL", bad, 1);
+    EXPECT_THROW(slurm_poll_seconds(), UsageError) << bad;
+  }
+  ::unsetenv("TANDEM_SLURM_POLL");
 }
 
 TEST(SlurmTest, JoblogHostColumnRoundTrips) {
