@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
+#include "core/self_exe.h"
 #include "map_output.h"
 #include "run/demo.h"
 #include "run/runner.h"
@@ -55,13 +55,6 @@ class DemoDir {
   std::string path_;
   bool keep_;
 };
-
-std::string self_exe() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw Error("cannot find the tandem binary (/proc/self/exe)");
-  return std::string(buf, static_cast<std::size_t>(n));
-}
 
 double ratio(double serial, double parallel) { return parallel > 0 ? serial / parallel : 0.0; }
 
@@ -136,7 +129,7 @@ int run_demo(const DemoArgs& a) {
 
   CliObserver svd_observer(line, nullptr, "svd ");
   MapPrinter job_printer(line, setup.study.participants.size());
-  run::RunSettings settings{a.cores, false, self_exe()};
+  run::RunSettings settings{a.cores, false, self_executable()};
   const run::RunOutcome o = run::run_plan(setup.plan, settings, svd_observer,
                                           [&](const std::string&) { return &job_printer; });
   line.finish();

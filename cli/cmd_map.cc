@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
+#include "core/self_exe.h"
 #include "core/shard.h"
 #include "jobs/map_plan.h"
 #include "jobs/report.h"
@@ -77,7 +78,7 @@ int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPl
   const double poll = jobs::slurm_poll_seconds();
   jobs::SlurmRun run =
       jobs::make_slurm_run(plan, a.run_dir.empty() ? jobs::default_run_dir() : a.run_dir,
-                           jobs::self_executable(), options.threads_per_job);
+                           self_executable(), options.threads_per_job);
   jobs::SlurmSubmitOptions submit{options.jobs, options.mem_per_job, a.slurm_args};
   install_interrupt_handlers();
   std::string job_id = jobs::submit_slurm_run(run, submit);

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `tandem run PLAN.toml`: the SVD half and the subject jobs at once, under one core budget.
-#include <unistd.h>
 
-#include <climits>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -15,6 +13,7 @@
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/report.h"
+#include "core/self_exe.h"
 #include "core/shard.h"
 #include "jobs/report.h"
 #include "map_output.h"
@@ -33,13 +32,6 @@ struct RunArgs {
   std::string report, shard;
   bool shard_given = false;
 };
-
-std::string self_exe() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw Error("cannot find the tandem binary (/proc/self/exe)");
-  return std::string(buf, static_cast<std::size_t>(n));
-}
 
 void print_outcome(ProgressLine& line, const run::RunOutcome& o) {
   line.finish();
@@ -82,7 +74,7 @@ int run_run(const RunArgs& a) {
     if (!p) p = std::make_unique<MapPrinter>(line, 0, printers.size(), half + " ");
     return p.get();
   };
-  run::RunSettings settings{a.cores, a.resume, self_exe()};
+  run::RunSettings settings{a.cores, a.resume, self_executable()};
   settings.shard = shard;
   run::RunOutcome o = run::run_plan(plan, settings, svd_observer, printer_for);
   if (!o.svd_note.empty()) line.event("tandem: " + o.svd_note);

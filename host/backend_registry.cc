@@ -5,13 +5,12 @@
 #include "backend_registry.h"
 
 #include <dlfcn.h>
-#include <unistd.h>
 
 #include <array>
-#include <climits>
 #include <mutex>
 
 #include "core/error.h"
+#include "core/self_exe.h"
 #include "smooth/gpu_smoother.h"
 #include "svd/cpu_backend.h"
 
@@ -26,11 +25,12 @@ namespace {
 #ifdef TANDEM_HAVE_CUDA
 
 std::string exe_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, static_cast<std::size_t>(n));
-  return path.substr(0, path.find_last_of('/'));
+  try {
+    const std::string path = self_executable();
+    return path.substr(0, path.find_last_of('/'));
+  } catch (const Error&) {
+    return ".";
+  }
 }
 
 // The module beside the binary (build tree), in ../lib/tandem (installed), or where

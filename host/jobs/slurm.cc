@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "core/self_exe.h"
 #include "jobs/joblog.h"
 #include "jobs/process_posix.h"
 
@@ -72,13 +73,6 @@ std::string default_run_dir() {
   char name[64];
   std::strftime(name, sizeof name, "tandem-map-%Y%m%d-%H%M%S", &tm);
   return name;
-}
-
-std::string self_executable() {
-  boost::system::error_code ec;
-  auto path = boost::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw_system_error("cannot find the tandem binary", "/proc/self/exe", ec.value());
-  return path.string();
 }
 
 double slurm_poll_seconds() {

@@ -35,9 +35,6 @@ void check_slurm_map_options(const MapOptions& options);
 /// `tandem-map-YYYYmmdd-HHMMSS` (local time), the default --run-dir.
 std::string default_run_dir();
 
-/// This binary's absolute path (/proc/self/exe), which the array tasks run.
-std::string self_executable();
-
 /// Seconds between looks at a waited-for run: TANDEM_SLURM_POLL, default 10; UsageError when it
 /// is not a positive number.
 double slurm_poll_seconds();
