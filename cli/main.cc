@@ -40,7 +40,7 @@ int main_impl(int argc, char** argv) {
   CLI::App app{
       "tandem: run many independent work items on every core and GPU, with each failure caught, "
       "explained and retryable.\nExit codes: 0 all ok, 1 some item failed, 2 usage error, "
-      "130 interrupted.",
+      "130 interrupted; `tandem status` also 3 (still running).",
       "tandem"};
   app.set_version_flag("--version", std::string("tandem ") + TANDEM_VERSION);
   app.footer(
