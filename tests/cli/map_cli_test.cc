@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // End-to-end tests of `tandem map` with real `sh` children: exit codes, the summary, the report,
 // SIGINT to tandem, --resume after SIGKILL of tandem, declared outputs and usage errors.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "../jobs/process_test_util.h"
+#include "cli_test_util.h"
 
 namespace tandem::testing {
 namespace {
@@ -25,52 +25,14 @@ std::string tandem() {
   return bin ? bin : "tandem";
 }
 
-// tandem running in the background with stdout/stderr in files.
-struct Tandem {
-  pid_t pid = -1;
-  std::string out_path;
-  std::string err_path;
+using Tandem = Background;
 
-  // Waits for exit (bounded); returns the exit code, 128+signal when killed, -1 on timeout.
-  int wait(double seconds = 120) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    int status = 0;
-    while (std::chrono::steady_clock::now() < end) {
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return -1;
-  }
-  std::string out() const { return read_text(out_path); }
-  std::string err() const { return read_text(err_path); }
-};
-
+// `tandem map ARGS...` in the background; kept logs of failed jobs land in the test's directory.
 Tandem start(const TempDir& dir, const std::vector<std::string>& args) {
   static int n = 0;
-  Tandem t;
-  t.out_path = dir / ("tandem" + std::to_string(n) + ".out");
-  t.err_path = dir / ("tandem" + std::to_string(n++) + ".err");
   std::vector<std::string> argv = {tandem(), "map"};
   argv.insert(argv.end(), args.begin(), args.end());
-  t.pid = ::fork();
-  if (t.pid == 0) {
-    int out = ::open(t.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = ::open(t.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    // Kept logs of failed jobs land in the test's directory and go with it.
-    ::setenv("TMPDIR", dir.str().c_str(), 1);
-    std::vector<char*> c;
-    for (auto& a : argv) c.push_back(a.data());
-    c.push_back(nullptr);
-    ::execv(c[0], c.data());
-    ::_exit(126);
-  }
-  return t;
+  return start_background(argv, dir / ("tandem" + std::to_string(n++)), {{"TMPDIR", dir.str()}});
 }
 
 int run(const TempDir& dir, const std::vector<std::string>& args, Tandem* done = nullptr) {

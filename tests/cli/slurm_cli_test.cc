@@ -2,7 +2,6 @@
 // End-to-end tests of `tandem map --executor slurm`, `tandem status` and `tandem cancel` against
 // fake sbatch/sacct/scancel scripts (tests/cli/fake_slurm) put first on PATH: the fake sbatch
 // runs every array task at once in the background, numbering jobs from 4242.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "../jobs/process_test_util.h"
+#include "cli_test_util.h"
 #include "test_command.h"
 
 namespace tandem::testing {
@@ -42,54 +42,18 @@ struct Cluster {
   std::string scancel_calls() const { return read_text(bin + "/scancel.calls"); }
 };
 
-// tandem running in the background in the cluster's work directory.
-struct Tandem {
-  pid_t pid = -1;
-  std::string out_path, err_path;
+using Tandem = Background;
 
-  int wait(double seconds = 120) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    int status = 0;
-    while (std::chrono::steady_clock::now() < end) {
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return -1;
-  }
-  std::string out() const { return read_text(out_path); }
-  std::string err() const { return read_text(err_path); }
-};
-
-// Starts `tandem ARGS...`; `path` is PATH for it (default: the fakes first).
+// Starts `tandem ARGS...` in the cluster's work directory; `path` is PATH for it (default: the
+// fakes first).
 Tandem start(const Cluster& c, const std::vector<std::string>& args, std::string path = "") {
   static int n = 0;
   if (path.empty()) path = c.bin + ":" + env_or_empty("PATH");
-  Tandem t;
-  t.out_path = c.dir / ("tandem" + std::to_string(n) + ".out");
-  t.err_path = c.dir / ("tandem" + std::to_string(n++) + ".err");
   std::vector<std::string> argv = {tandem_bin()};
   argv.insert(argv.end(), args.begin(), args.end());
-  t.pid = ::fork();
-  if (t.pid == 0) {
-    int out = ::open(t.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = ::open(t.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    if (::chdir(c.work.c_str()) != 0) ::_exit(125);
-    ::setenv("PATH", path.c_str(), 1);
-    ::setenv("TANDEM_SLURM_POLL", "0.1", 1);
-    ::setenv("TMPDIR", c.dir.str().c_str(), 1);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(126);
-  }
-  return t;
+  return start_background(argv, c.dir / ("tandem" + std::to_string(n++)),
+                          {{"PATH", path}, {"TANDEM_SLURM_POLL", "0.1"}, {"TMPDIR", c.dir.str()}},
+                          c.work);
 }
 
 int run(const Cluster& c, const std::vector<std::string>& args, Tandem* done = nullptr) {
