@@ -231,7 +231,17 @@ int run_smooth(const SmoothArgs& a) {
     r.output = outputs[i];
     try {
       check_output_dir(outputs[i]);
-      r = smooth_file(a.inputs[i], outputs[i], o);
+      try {
+        r = smooth_file(a.inputs[i], outputs[i], o);
+      } catch (const CudaError& e) {
+        // Under auto the GPU is an accelerator, not a requirement: a device failure on one image
+        // redoes that image on the CPU (nothing of the failed attempt was given the output name).
+        if (!o.gpu || device != DeviceChoice::kAuto) throw;
+        SmoothOptions cpu = o;
+        cpu.gpu = nullptr;
+        r = smooth_file(a.inputs[i], outputs[i], cpu);
+        r.device_note = std::string("the GPU failed (") + e.what() + ")";
+      }
       ++done;
       (r.device == "cpu" ? on_cpu : on_gpu) = true;
       if (!r.device_note.empty())

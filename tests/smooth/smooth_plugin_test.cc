@@ -88,6 +88,21 @@ TEST_F(SmoothPluginTest, DeviceErrorsCrossTheModuleAsItemFailures) {
   EXPECT_FALSE(std::filesystem::exists(d_ / "out.nii.gz"));
 }
 
+TEST_F(SmoothPluginTest, UnderAutoADeviceFailureIsRedoneOnTheCpu) {
+  auto c = run(tandem() + " smooth -q " + in_ + " --fwhm 5 --device cpu -o " + (d_ / "cpu.nii"));
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  auto g =
+      fake_gpu(in_ + " --fwhm 5 --device auto -o " + (d_ / "auto.nii"), "TANDEM_FAKE_CUDA_FAIL=1");
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  EXPECT_NE(g.output.find("tandem: " + in_ +
+                          ": smoothed on the CPU: the GPU failed (fake_smooth: "
+                          "an illegal memory access was encountered (device 0))"),
+            std::string::npos)
+      << g.output;
+  EXPECT_NE(g.output.find("1 done, 0 failed"), std::string::npos) << g.output;
+  EXPECT_TRUE(slurp(d_ / "auto.nii") == slurp(d_ / "cpu.nii"));
+}
+
 TEST_F(SmoothPluginTest, TimeFilterSaysTheDevice) {
   auto g = fake_gpu(in_ + " --fwhm 5 --device gpu --time-filter");
   ASSERT_EQ(g.exit_code, 0) << g.output;
