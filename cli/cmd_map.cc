@@ -161,9 +161,11 @@ std::function<int()> setup_map(CLI::App& sub) {
   sub.add_option("--args", o.subject_args, "Subjects on the command line (end with --)");
   sub.add_flag("--shell", o.shell, "Run the command through sh -c, substitutions quoted");
   sub.add_option("--timeout", a->timeout, "Per-job time limit: 90, 90s, 30m, 2h");
-  sub.add_option("--grace", a->grace, "Time between SIGTERM and SIGKILL when ending a job");
+  sub.add_option("--grace", a->grace,
+                 "Time between SIGTERM and SIGKILL when ending a job (default 5s)");
   sub.add_option("--retries", o.retries, "Retry a failed job up to N more times");
-  sub.add_option("--retry-delay", a->retry_delay, "First retry delay, doubled per retry");
+  sub.add_option("--retry-delay", a->retry_delay,
+                 "First retry delay, doubled per retry (default 1s)");
   sub.add_option("--halt", a->halt, "never | soon,fail=K | now,fail=K");
   sub.add_option("--joblog", o.joblog,
                  "Append GNU parallel's joblog to FILE ({shard} in FILE becomes K-of-N)");

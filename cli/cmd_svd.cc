@@ -159,8 +159,9 @@ std::function<int()> setup_svd(CLI::App& sub) {
   sub.add_option("-j,--threads", a->threads, "CPU worker threads (default: usable cores)")
       ->check(CLI::PositiveNumber);
   sub.add_flag("--check", a->check, "Report residual and orthogonality per matrix");
-  sub.add_flag("--canonical-signs", a->canonical_signs,
-               "Flip signs so each U column's largest entry is positive (sklearn svd_flip)");
+  sub.add_flag(
+      "--canonical-signs", a->canonical_signs,
+      "Flip signs so each U column's largest-magnitude entry is positive (sklearn svd_flip)");
   sub.add_option("--report", a->report,
                  "Write a JSON report with one record per matrix ({shard} becomes K-of-N)");
   CLI::Option* shard = sub.add_option(
