@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `tandem map`: its flags and exit code. The printing is in map_output.h (shared with `tandem
 // run`); the pool, templates, joblog and report live in host/jobs.
-#include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,19 +35,6 @@ struct MapArgs {
   bool no_wait = false;
   std::vector<std::string> slurm_args;
 };
-
-// CLI11 2.1 lets `--` end an unlimited option (`--args a b -- sh -c x`) and then reads the
-// command's own flags (`-c`) as tandem's, so the words after the first `--` following the
-// subcommand are taken from the kernel's copy of argv, untouched and in order.
-std::optional<std::vector<std::string>> words_after_double_dash() {
-  std::ifstream in("/proc/self/cmdline", std::ios::binary);
-  std::vector<std::string> argv;
-  for (std::string word; std::getline(in, word, '\0');) argv.push_back(word);
-  auto map = std::find(argv.begin() + std::min<std::size_t>(1, argv.size()), argv.end(), "map");
-  auto dashes = std::find(map, argv.end(), "--");
-  if (map == argv.end() || dashes == argv.end()) return std::nullopt;
-  return std::vector<std::string>(dashes + 1, argv.end());
-}
 
 jobs::MapOptions parsed_options(MapArgs& a) {
   jobs::MapOptions o = a.options;
@@ -209,7 +194,7 @@ std::function<int()> setup_map(CLI::App& sub) {
       "follow a --no-wait run with `tandem status RUNDIR`, stop it with `tandem cancel RUNDIR`, "
       "rerun what failed with --resume and a new --run-dir.");
   return [a, shard] {
-    if (auto words = words_after_double_dash()) a->options.command = *words;
+    if (const auto& words = job_command_words()) a->options.command = *words;
     a->shard_given = shard->count() > 0;
     return run_map_command(*a);
   };

@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace tandem::cli {
 
@@ -15,6 +17,11 @@ inline constexpr int kExitInterrupted = 130;
 
 /// Adds a subcommand's options to `sub`; returns the function that runs it once parsed.
 using CommandSetup = std::function<std::function<int()>(CLI::App& sub)>;
+
+/// The words after the first `--` that follows a `map` subcommand, untouched and in order (the
+/// job command), or nullopt when there is none. main() cuts them off before CLI11 parses, so a
+/// job's own flags (`-q`, `--output x`) are never read as tandem's.
+const std::optional<std::vector<std::string>>& job_command_words();
 
 /// Registers a subcommand; `order` sorts `tandem --help`. Called from static initialisers in
 /// each cmd_*.cc so that adding a command touches only its own file.

@@ -3,6 +3,8 @@
 // exceptions into one line on stderr and an exit code.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "command.h"
@@ -24,12 +26,34 @@ std::vector<Entry>& registry() {
   return entries;
 }
 
+std::optional<std::vector<std::string>>& command_words() {
+  static std::optional<std::vector<std::string>> words;
+  return words;
+}
+
+// CLI11 lets `--` merely end an unlimited option (`--args a b -- CMD`) and then goes on reading
+// options, so the job command of `tandem map ... -- CMD ARG...` is cut off here, before parsing:
+// returns the number of arguments CLI11 gets.
+int split_job_command(int argc, char** argv) {
+  int sub = 1;
+  while (sub < argc && argv[sub][0] == '-') ++sub;  // global flags (--help, --version)
+  if (sub >= argc || std::string(argv[sub]) != "map") return argc;
+  for (int i = sub + 1; i < argc; ++i) {
+    if (std::string(argv[i]) != "--") continue;
+    command_words() = std::vector<std::string>(argv + i + 1, argv + argc);
+    return i;
+  }
+  return argc;
+}
+
 int print_error(const std::string& what, int code) {
   std::fprintf(stderr, "tandem: error: %s\n", what.c_str());
   return code;
 }
 
 }  // namespace
+
+const std::optional<std::vector<std::string>>& job_command_words() { return command_words(); }
 
 bool register_command(int order, std::string name, std::string description, CommandSetup setup) {
   registry().push_back({order, std::move(name), std::move(description), std::move(setup)});
@@ -62,7 +86,7 @@ int main_impl(int argc, char** argv) {
     runners.emplace_back(sub, e.setup(*sub));
   }
   try {
-    app.parse(argc, argv);
+    app.parse(split_job_command(argc, argv), argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }

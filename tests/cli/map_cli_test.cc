@@ -113,6 +113,18 @@ TEST(MapCliTest, DryRunPrintsCommandsAndRunsNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir / "s1.nii"));
 }
 
+TEST(MapCliTest, TheJobCommandsOwnFlagsAreNeverTandems) {
+  // After `--` everything is the job's: -q, -j and --output here belong to echo, not to tandem
+  // (which would otherwise go quiet, change -j and declare an output the job never writes).
+  TempDir dir;
+  Tandem t;
+  EXPECT_EQ(
+      run(dir, {"--args", "a", "b", "--", "echo", "-q", "-j", "9", "--output", "x", "{}"}, &t), 0)
+      << t.err();
+  EXPECT_NE(t.out().find("-q -j 9 --output x a\n"), std::string::npos) << t.out();
+  EXPECT_NE(t.err().find("2 ok, 0 failed"), std::string::npos) << t.err();
+}
+
 TEST(MapCliTest, ResultsDirKeepsEachSubjectsOutput) {
   TempDir dir;
   Tandem t;
