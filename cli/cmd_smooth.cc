@@ -139,6 +139,11 @@ std::vector<std::string> output_paths(const SmoothArgs& a, const SmoothOptions& 
       a.output.find(".nii") != std::string::npos) {
     throw UsageError("-o " + a.output + ": an output file must end in .nii or .nii.gz");
   }
+  // Several inputs go into a directory; a new one named like an image is a typo for a file.
+  if (a.inputs.size() > 1 && !fs::is_directory(a.output, ec) && is_nifti_name(a.output)) {
+    throw UsageError("-o " + a.output + ": " + std::to_string(a.inputs.size()) +
+                     " inputs need an output directory, not one file");
+  }
   fs::create_directories(a.output, ec);  // failure shows up per item, as for svd
   std::string label = o.to_fwhm_mm > 0 ? fwhm_label({o.to_fwhm_mm, o.to_fwhm_mm, o.to_fwhm_mm})
                                        : fwhm_label(o.fwhm_mm);

@@ -77,7 +77,7 @@ class MapPrinter : public jobs::PoolObserver {
   }
 
   void stopping(const std::string& reason) override {
-    line_.failure("tandem: stopping: " + reason + "; ending the running jobs");
+    line_.failure("tandem: stopping: " + reason);
   }
 
  private:

@@ -368,7 +368,7 @@ class PoolRun {
   void stop(int sig, const std::string& reason) {
     stopping_ = true;
     interrupted_ = !halted_;
-    observer_->stopping(reason);
+    observer_->stopping(reason + "; ending the running jobs");
     auto now = Clock::now();
     for (auto& [pid, a] : running_) {
       signal_group(pid, sig);

@@ -174,7 +174,8 @@ class PoolObserver {
   virtual void job_finished(const JobResult& /*job*/) {}
   /// Periodic progress (after events and about twice a second).
   virtual void progress(const PoolProgress& /*progress*/) {}
-  /// The run is stopping: a signal arrived or --halt triggered; `reason` says which.
+  /// The run is stopping: a signal arrived or --halt triggered; `reason` says which and what
+  /// happens to the running jobs.
   virtual void stopping(const std::string& /*reason*/) {}
 };
 

@@ -80,6 +80,16 @@ TEST_F(SmoothErrorsTest, CorruptHeaderFieldsAreNamedInOneLine) {
   expect_only(d_.str(), {"good.nii.gz", "ok.nii", "bad.nii"});
 }
 
+TEST_F(SmoothErrorsTest, SeveralInputsWithOneOutputFileNameAreRefused) {
+  fs::copy_file(d_ / "good.nii.gz", d_ / "second.nii.gz");
+  auto r = smooth((d_ / "good.nii.gz") + " " + (d_ / "second.nii.gz") + " --fwhm 6 -o " +
+                  (d_ / "out.nii.gz"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("2 inputs need an output directory, not one file"), std::string::npos)
+      << r.output;
+  expect_only(d_.str(), {"good.nii.gz", "second.nii.gz"});
+}
+
 TEST_F(SmoothErrorsTest, TruncatedGzip) {
   fs::copy_file(d_ / "good.nii.gz", d_ / "cut.nii.gz");
   fs::resize_file(d_ / "cut.nii.gz", fs::file_size(d_ / "cut.nii.gz") * 2 / 3);
