@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// `tandem demo`: makes the seed's toy data and a small fMRI study, runs them as one plan, and
+// `tandem demo`: makes the toy SVD batch and a small fMRI study, runs them as one plan, and
 // compares with a serial loop of the same work timed right here.
 #include <unistd.h>
 
@@ -61,7 +61,8 @@ double ratio(double serial, double parallel) { return parallel > 0 ? serial / pa
 void print_made(const run::DemoSizes& s, double seconds) {
   const run::StudySpec& st = s.study;
   std::printf(
-      "demo: data: %s random float64 matrices (the seed's toy data, made as the SVD reads them)\n",
+      "demo: data: %s random float64 matrices (np.random.rand's kind, made as the SVD reads "
+      "them)\n",
       s.svd_random.c_str());
   std::printf(
       "demo: data: %d subjects of %lldx%lldx%lldx%lld float32, noise of FWHM %g mm, "

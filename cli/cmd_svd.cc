@@ -68,6 +68,9 @@ int run_svd(const SvdArgs& a) {
   if (a.values_only && a.canonical_signs) {
     throw UsageError("--canonical-signs needs singular vectors, not --values-only");
   }
+  if (a.values_only && a.check) {
+    throw UsageError("--check measures U and Vh, which --values-only does not compute");
+  }
   SvdRunOptions run;
   run.svd.full_matrices = !a.economy;
   run.svd.values_only = a.values_only;

@@ -136,6 +136,11 @@ SlurmRun load_slurm_run(const std::string& dir) {
   run.dir = fs::absolute(dir).lexically_normal().string();
   if (run.dir.size() > 1 && run.dir.back() == '/') run.dir.pop_back();
   std::string path = run.dir + "/tasks.json";
+  // A wrong RUNDIR is the caller's mistake (exit 2); a damaged run directory is an input error.
+  boost::system::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    throw UsageError(dir + " is not a tandem SLURM run directory (no tasks.json)");
+  }
   std::string text = read_all(path);
   if (text.empty())
     throw InputError(path, "", "missing or empty: not a tandem SLURM run directory");

@@ -234,6 +234,8 @@ void validate(const Plan& p) {
             "[svd] needs 'inputs' (an array of files) or 'random' (BxMxN)");
     require(p.svd.inputs.empty() || !p.svd.output.empty(), f,
             "[svd] needs 'output' (a directory) for its inputs");
+    require(!(p.svd.values_only && (p.svd.check || p.svd.canonical_signs)), f,
+            "[svd] check and canonical_signs need U and Vh, which values_only does not compute");
   }
   if (p.jobs.present) {
     require(!p.jobs.command.empty(), f, "[jobs] needs 'command' (an array: program and arguments)");

@@ -289,8 +289,10 @@ TEST(SlurmCliTest, BadCombinationsAreUsageErrors) {
       run(c, {"map", "--executor", "slurm", "--run-dir", "used", "--args", "a", "--", "true"}, &t),
       2);
   EXPECT_TRUE(contains(t.err(), "exists and is not empty")) << t.err();
-  EXPECT_EQ(run(c, {"status", c.path("nowhere")}, &t), 1);
+  // A wrong RUNDIR is a usage error, as status --help says.
+  EXPECT_EQ(run(c, {"status", c.path("nowhere")}, &t), 2);
   EXPECT_TRUE(contains(t.err(), "not a tandem SLURM run directory")) << t.err();
+  EXPECT_EQ(run(c, {"cancel", c.path("nowhere")}, &t), 2);
   EXPECT_TRUE(c.sbatch_calls().empty());
 }
 

@@ -155,6 +155,12 @@ TEST(SvdCliUsageTest, UsageErrorsExitTwo) {
   auto gpus = run_command(tandem_bin() + " svd --random 2x3x3 --gpus 0,x");
   EXPECT_EQ(gpus.exit_code, 2);
   EXPECT_NE(gpus.output.find("--gpus"), std::string::npos) << gpus.output;
+  // Options that need U and Vh are refused with --values-only rather than silently ignored.
+  for (const char* option : {"--check", "--canonical-signs"}) {
+    auto r = run_command(tandem_bin() + " svd --random 2x3x3 --values-only " + option);
+    EXPECT_EQ(r.exit_code, 2) << option;
+    EXPECT_NE(r.output.find(option), std::string::npos) << r.output;
+  }
 }
 
 TEST(SvdCliUsageTest, GpuWithoutDeviceSaysWhy) {

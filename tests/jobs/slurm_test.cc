@@ -58,7 +58,8 @@ TEST(SlurmTest, ExistingNonEmptyRunDirIsRefused) {
   write_text(dir / "x", "");
   SlurmRun run = make_slurm_run(plan_for({"a"}, {"true"}), dir.str(), "/t", 1);
   EXPECT_THROW(write_run_dir(run), UsageError);
-  EXPECT_THROW(load_slurm_run(dir / "nothing"), InputError);
+  // No run directory there: the caller's mistake; a damaged task file: an input error.
+  EXPECT_THROW(load_slurm_run(dir / "nothing"), UsageError);
   write_text(dir / "tasks.json", "{\"tandem_slurm_run\": 1}");
   EXPECT_THROW(load_slurm_run(dir.str()), InputError);
 }

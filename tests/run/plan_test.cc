@@ -60,6 +60,16 @@ TEST(PlanTest, ReadsEveryTable) {
   EXPECT_EQ(p.smooth.device, "cpu");  // the default: the GPU is the SVD half's
 }
 
+TEST(PlanTest, ValuesOnlyRefusesOptionsThatNeedVectors) {
+  const std::string svd = "[svd]\nrandom = \"2x3x3\"\nvalues_only = true\n";
+  EXPECT_EQ(error_of(svd), "");
+  for (const char* key : {"check", "canonical_signs"}) {
+    EXPECT_NE(error_of(svd + key + " = true\n").find("values_only does not compute"),
+              std::string::npos)
+        << key;
+  }
+}
+
 TEST(PlanTest, SmoothDeviceIsReadCheckedAndOverridable) {
   const std::string smooth = "[smooth]\nargs = [\"a\"]\ninput = \"x\"\noutput = \"y\"\nfwhm = 6\n";
   EXPECT_EQ(parse_plan_text(smooth + "device = \"gpu\"\n", "plan.toml", {}).smooth.device, "gpu");
