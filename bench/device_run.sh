@@ -62,8 +62,14 @@ step configure 90 configure.log \
   cmake -S . -B "$BUILD" -G Ninja -DTANDEM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
         -DCMAKE_BUILD_TYPE=Release
 # -k 0: one broken target (another part of the tree) must not stop the others.
-step build 240 build.log ninja -C "$BUILD" -j"$JOBS" -k 0 tandem cuda_test svd_test svd_gpu_driver \
-  smooth_test smooth_gpu_test smooth_gpu_driver
+# Only the targets this configuration has (no nifti_clib: no smooth targets): ninja refuses an
+# unknown target outright, which would build nothing at all.
+WANTED="tandem cuda_test svd_test svd_gpu_driver smooth_test smooth_gpu_test smooth_gpu_driver"
+HAVE=$(ninja -C "$BUILD" -t targets all 2>/dev/null | sed 's/:.*//')
+TARGETS=$(for t in $WANTED; do grep -qx "$t" <<<"$HAVE" && echo "$t"; done | tr '\n' ' ')
+echo "targets: $TARGETS"
+# shellcheck disable=SC2086
+step build 240 build.log ninja -C "$BUILD" -j"$JOBS" -k 0 $TARGETS
 
 CUDA_TEST=$BUILD/tests/cuda/cuda_test
 if [ -x "$CUDA_TEST" ]; then
