@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "check_kernels.h"
 
@@ -15,7 +16,6 @@ namespace {
 // R = Aᵀ − W·U_kᵀ (n×m), GU = UᵀU (uc×uc), GV = Vh·Vhᵀ (vr×vr).
 struct CheckSizes {
   int64_t a, u, vh, s, w, r, gu, gv;
-  int64_t total() const { return a + u + vh + s + w + r + gu + gv; }
 };
 
 CheckSizes sizes(const SvdShape& shape, const SvdOptions& opt) {
@@ -34,10 +34,13 @@ void gemm(const BlasHandle& blas, cublasOperation_t ta, cublasOperation_t tb, in
 
 }  // namespace
 
-std::size_t check_scratch_bytes(const SvdShape& shape, const SvdOptions& opt, int count) {
-  // Plus the per-item norms (detail::kNormValues doubles).
-  return std::size_t(count) * std::size_t(sizes(shape, opt).total() + detail::kNormValues) *
-         sizeof(double);
+std::size_t check_scratch_bytes(const SvdShape& shape, const SvdOptions& opt, DType dtype,
+                                int count) {
+  const CheckSizes z = sizes(shape, opt);
+  // Widened copies of the inputs only for float32; plus the per-item norms.
+  const int64_t widened = dtype == DType::kFloat32 ? z.a + z.u + z.vh + z.s : 0;
+  const int64_t work = z.w + z.r + z.gu + z.gv + detail::kNormValues;
+  return std::size_t(count) * std::size_t(widened + work) * sizeof(double);
 }
 
 template <typename T>
@@ -49,19 +52,33 @@ void check_chunk(const BlasHandle& blas, const SvdShape& shape, const SvdOptions
   const int64_t uc = shape.u_cols(opt), vr = shape.vh_rows(opt);
   const CheckSizes z = sizes(shape, opt);
   const int64_t c = count;
-  double* a64 = scratch;
-  double* u64 = a64 + c * z.a;
-  double* vh64 = u64 + c * z.u;
-  double* s64 = vh64 + c * z.vh;
-  double* w = s64 + c * z.s;
+  double* wide = scratch;  // float32 inputs widened: A, U, Vh, S
+  double* w = std::is_same_v<T, double> ? scratch : wide + c * (z.a + z.u + z.vh + z.s);
   double* r = w + c * z.w;
   double* gu = r + c * z.r;
   double* gv = gu + c * z.gu;
   double* norms = gv + c * z.gv;
-  detail::to_double(a, a64, c * z.a, stream);
-  detail::to_double(u, u64, c * z.u, stream);
-  detail::to_double(vh, vh64, c * z.vh, stream);
-  detail::to_double(s, s64, c * z.s, stream);
+  // float64 inputs are used where they lie; float32 ones are widened once.
+  const double *a64, *u64, *vh64, *s64;
+  if constexpr (std::is_same_v<T, double>) {
+    a64 = a;
+    u64 = u;
+    vh64 = vh;
+    s64 = s;
+  } else {
+    double* a_wide = wide;
+    double* u_wide = a_wide + c * z.a;
+    double* vh_wide = u_wide + c * z.u;
+    double* s_wide = vh_wide + c * z.vh;
+    detail::to_double(a, a_wide, c * z.a, stream);
+    detail::to_double(u, u_wide, c * z.u, stream);
+    detail::to_double(vh, vh_wide, c * z.vh, stream);
+    detail::to_double(s, s_wide, c * z.s, stream);
+    a64 = a_wide;
+    u64 = u_wide;
+    vh64 = vh_wide;
+    s64 = s_wide;
+  }
   // W(i, j) = Vhᵀ(i, j)·σⱼ for j < k; R = Aᵀ − W·U_kᵀ (U_kᵀ: the first k rows of Uᵀ).
   detail::scale_columns(vh64, z.vh, s64, n, k, count, w, stream);
   TANDEM_CUDA_TRY(cudaMemcpyAsync(r, a64, std::size_t(c * z.a) * sizeof(double),

@@ -15,8 +15,9 @@ namespace tandem::cuda {
 /// residual_ratio, orthogonality_ratio (CheckMetrics' order).
 constexpr int kCheckValues = 5;
 
-/// Device scratch bytes check_chunk needs for `count` items of `shape` under `opt`.
-std::size_t check_scratch_bytes(const SvdShape& shape, const SvdOptions& opt, int count);
+/// Device scratch bytes check_chunk needs for `count` items of `shape` and `dtype` under `opt`.
+std::size_t check_scratch_bytes(const SvdShape& shape, const SvdOptions& opt, DType dtype,
+                                int count);
 
 /// Metrics of `count` items (row-major, back to back, numpy's layout): A (m×n), U (m×uc),
 /// S (k), Vh (vr×n), of element type T. Writes kCheckValues doubles per item to `out`.

@@ -78,7 +78,7 @@ std::size_t chunk_bytes(const SvdShape& shape, DType dtype, const SvdOptions& op
   if (opt.check && g.vectors) {
     // A's pristine copy and the float64 work matrices of the device check.
     buffers += std::size_t(count) * std::size_t(z.in) * dtype_size(dtype) +
-               check_scratch_bytes(shape, opt, count);
+               check_scratch_bytes(shape, opt, dtype, count);
   }
   // cuSOLVER's workspaces are of the order of the matrices themselves; allow as much again
   // plus a fixed reserve, rather than query a handle before any buffer exists.
@@ -179,7 +179,8 @@ std::vector<int> GpuWorker::solve_typed(const SvdTask* tasks, int count, Route r
   if (check) {
     if (!check_blas_) check_blas_ = std::make_unique<BlasHandle>(st);
     const SvdShape shape = tasks[0].shape;
-    check_scratch_.reserve(check_scratch_bytes(shape, opt, count) / sizeof(double), st);
+    check_scratch_.reserve(check_scratch_bytes(shape, opt, tasks[0].dtype, count) / sizeof(double),
+                           st);
     check_out_.reserve(std::size_t(count) * kCheckValues, st);
     staging_check_.reserve(std::size_t(count) * kCheckValues);
     check_chunk<T>(*check_blas_, shape, opt, count, reinterpret_cast<const T*>(check_a_.data()),
