@@ -169,8 +169,16 @@ std::vector<MapResult> run_maps(const std::vector<MapPlan*>& plans,
   std::vector<PoolTask> tasks(n);
   for (std::size_t k = 0; k < n; ++k) {
     MapPlan& plan = *plans[k];
-    prepare_logs(plan, temp_dirs[k]);
-    if (!plan.joblog.empty()) joblogs[k] = std::make_unique<JobLog>(plan.joblog);
+    try {
+      prepare_logs(plan, temp_dirs[k]);
+      if (!plan.joblog.empty()) joblogs[k] = std::make_unique<JobLog>(plan.joblog);
+    } catch (...) {
+      // Nothing has run: the earlier plans' (still empty) temporary log directories go too.
+      for (const std::string& dir : temp_dirs) {
+        if (!dir.empty()) ::rmdir(dir.c_str());
+      }
+      throw;
+    }
     std::vector<std::size_t>& rows = row_of_seq[k];
     rows.assign(plan.subjects.rows.size() + 1, 0);
     for (std::size_t i = 0; i < plan.jobs.size(); ++i) rows[plan.jobs[i].seq] = plan.rows[i];
