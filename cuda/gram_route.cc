@@ -65,19 +65,27 @@ void gemm(const BlasHandle& blas, cublasOperation_t ta, int64_t m, int64_t n, in
                                               &beta, c, int(ldc), stride_c, count));
 }
 
-// Eigenvectors of every G (ascending eigenvalues, into s.sigma), in place.
+// Eigenvectors of every G (ascending eigenvalues, into s.sigma), in place, in slices that
+// XsyevBatched takes (detail::eigen_batch_limit).
 void eigen(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const GramScratch& s,
            int64_t q, int count) {
-  std::size_t dev = 0, host = 0;
-  TANDEM_CUSOLVER_TRY(cusolverDnXsyevBatched_bufferSize(
-      h.get(), h.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, q, CUDA_R_64F, s.g, q,
-      CUDA_R_64F, s.sigma, CUDA_R_64F, &dev, &host, count));
-  ws.device.reserve(dev, stream);
-  ws.host.resize(std::max<std::size_t>(host, 1));
-  TANDEM_CUSOLVER_TRY(cusolverDnXsyevBatched(h.get(), h.params(), CUSOLVER_EIG_MODE_VECTOR,
-                                             CUBLAS_FILL_MODE_LOWER, q, CUDA_R_64F, s.g, q,
-                                             CUDA_R_64F, s.sigma, CUDA_R_64F, ws.device.data(), dev,
-                                             ws.host.data(), host, s.eigen_info, count));
+  const int64_t per_call = detail::eigen_batch_limit(q);
+  for (int64_t first = 0; first < count; first += per_call) {
+    const int64_t n = std::min<int64_t>(per_call, count - first);
+    double* g = s.g + first * q * q;
+    double* lambda = s.sigma + first * q;
+    std::size_t dev = 0, host = 0;
+    TANDEM_CUSOLVER_TRY(cusolverDnXsyevBatched_bufferSize(
+        h.get(), h.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, q, CUDA_R_64F, g, q,
+        CUDA_R_64F, lambda, CUDA_R_64F, &dev, &host, n));
+    // Growing the buffer frees the old one in stream order, after the previous slice.
+    ws.device.reserve(dev, stream);
+    ws.host.resize(std::max<std::size_t>(host, 1));
+    TANDEM_CUSOLVER_TRY(cusolverDnXsyevBatched(h.get(), h.params(), CUSOLVER_EIG_MODE_VECTOR,
+                                               CUBLAS_FILL_MODE_LOWER, q, CUDA_R_64F, g, q,
+                                               CUDA_R_64F, lambda, CUDA_R_64F, ws.device.data(),
+                                               dev, ws.host.data(), host, s.eigen_info + first, n));
+  }
 }
 
 // U = Q of B = Q·R in place, for the matrices flagged in `qr_start` (host memory).
@@ -160,6 +168,15 @@ void refine_step(const BlasHandle& blas, const GramScratch& s, const double* w, 
 }
 
 }  // namespace
+
+namespace detail {
+
+int64_t eigen_batch_limit(int64_t q) {
+  const int64_t qq = std::max<int64_t>(1, q * q);
+  return std::max<int64_t>(1, std::min<int64_t>(kEigenMaxBatch, INT32_MAX / qq));
+}
+
+}  // namespace detail
 
 bool gram_fits(const SvdShape& shape, DType dtype, const SvdOptions& opt) {
   const int64_t p = std::max(shape.m, shape.n), q = shape.k();

@@ -40,6 +40,14 @@ void gram_solve(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const
 
 namespace detail {
 
+/// Most matrices one XsyevBatched call is given: batches past the grid's 65535 have been
+/// refused with CUSOLVER_STATUS_INVALID_VALUE (reported against CUDA 12.x).
+constexpr int64_t kEigenMaxBatch = 65535;
+
+/// Matrices of q×q per XsyevBatched call: at most kEigenMaxBatch, and n·lda·batchSize ≤
+/// INT32_MAX, which cuSOLVER (12.6–13.0) documents as a limit of its implementation. At least 1.
+int64_t eigen_batch_limit(int64_t q);
+
 /// dst[i] = double(src[i]) for i < n.
 void widen(const float* src, double* dst, int64_t n, cudaStream_t stream);
 
