@@ -75,7 +75,10 @@ class HostRegistration {
   void* p_;
 };
 
-void upload_weights(const std::array<SmoothAxis, 3>& axes) {
+// Copies the weights into constant memory on `stream` and waits for them: a plain
+// cudaMemcpyToSymbol runs on the legacy default stream, which does not order the non-blocking
+// streams the passes run on, and from pageable memory it may return before its DMA is done.
+void upload_weights(const std::array<SmoothAxis, 3>& axes, cudaStream_t stream) {
   for (int a = 0; a < 3; ++a) {
     const SmoothAxis& ax = axes[static_cast<std::size_t>(a)];
     if (ax.radius <= 0) continue;
@@ -84,9 +87,36 @@ void upload_weights(const std::array<SmoothAxis, 3>& axes) {
       throw Error("GPU smoothing: kernel radius " + std::to_string(ax.radius) +
                   " is unsupported or its weights are missing");
     }
-    TANDEM_CUDA_TRY(
-        cudaMemcpyToSymbol(c_weights, ax.weights.data(), ax.weights.size() * sizeof(double),
-                           static_cast<std::size_t>(a) * (kMaxSmoothRadius + 1) * sizeof(double)));
+    TANDEM_CUDA_TRY(cudaMemcpyToSymbolAsync(
+        c_weights, ax.weights.data(), ax.weights.size() * sizeof(double),
+        static_cast<std::size_t>(a) * (kMaxSmoothRadius + 1) * sizeof(double),
+        cudaMemcpyHostToDevice, stream));
+  }
+  TANDEM_CUDA_TRY(cudaStreamSynchronize(stream));
+}
+
+// Waits for the streams when it goes out of scope, also when an exception leaves the scope:
+// copies still queued must not outlive the page-locking of, or the caller's, host buffers.
+class StreamsDrain {
+ public:
+  StreamsDrain(const Stream* streams, int count) : streams_(streams), count_(count) {}
+  ~StreamsDrain() {
+    for (int i = 0; i < count_; ++i)
+      TANDEM_CUDA_TRY_NO_THROW(cudaStreamSynchronize(streams_[i].get()));
+  }
+  StreamsDrain(const StreamsDrain&) = delete;
+  StreamsDrain& operator=(const StreamsDrain&) = delete;
+
+ private:
+  const Stream* streams_;
+  int count_;
+};
+
+// gridDim.y is limited to 65535 blocks of 8 rows.
+void check_grid(const VolumeShape& s) {
+  if ((s.ny + 7) / 8 > 65535 || s.nx > (std::int64_t(1) << 31) - 32) {
+    throw Error("GPU smoothing: a " + std::to_string(s.nx) + "x" + std::to_string(s.ny) +
+                " slice is larger than the GPU passes take");
   }
 }
 
@@ -137,7 +167,7 @@ void smooth_volumes_gpu(const float* in, float* out, const VolumeShape& shape, s
                         const std::array<SmoothAxis, 3>& axes, int device) {
   if (volumes <= 0 || shape.voxels() == 0) return;
   DeviceScope scope(device);
-  upload_weights(axes);
+  check_grid(shape);
   const std::size_t vol = shape.voxels();
   const std::size_t total_bytes = vol * static_cast<std::size_t>(volumes) * sizeof(float);
   HostRegistration pin_in(in, total_bytes), pin_out(out, total_bytes);
@@ -145,6 +175,10 @@ void smooth_volumes_gpu(const float* in, float* out, const VolumeShape& shape, s
   const std::int64_t per_chunk =
       std::max<std::int64_t>(1, static_cast<std::int64_t>((128u << 20) / (vol * sizeof(float))));
   Stream streams[2];
+  upload_weights(axes, streams[0].get());
+  // Declared after the streams and the page-locked ranges, before the buffers: it waits for the
+  // copies (and the buffers' stream-ordered frees) before any of those go.
+  const StreamsDrain drain(streams, 2);
   DeviceBuffer<float> a[2], b[2], tmp[2];
   for (int i = 0; i < 2; ++i) {
     a[i].reserve(vol * static_cast<std::size_t>(per_chunk), streams[i].get());
@@ -168,8 +202,10 @@ void smooth_volumes_gpu(const float* in, float* out, const VolumeShape& shape, s
 double time_gpu_passes_ms(const VolumeShape& shape, std::int64_t volumes,
                           const std::array<SmoothAxis, 3>& axes, int repeats, int device) {
   DeviceScope scope(device);
-  upload_weights(axes);
+  check_grid(shape);
   Stream stream;
+  upload_weights(axes, stream.get());
+  const StreamsDrain drain(&stream, 1);
   const std::size_t n = shape.voxels() * static_cast<std::size_t>(volumes);
   DeviceBuffer<float> src(n, stream.get()), dst(n, stream.get()), tmp(n, stream.get());
   TANDEM_CUDA_TRY(cudaMemsetAsync(src.data(), 0, n * sizeof(float), stream.get()));
