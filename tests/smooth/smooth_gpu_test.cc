@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "core/error.h"
 #include "smooth/gaussian_kernel.h"
 #include "smooth/separable_filter.h"
 
@@ -60,6 +61,22 @@ TEST_F(SmoothGpuTest, ShortAxesAndSkippedAxes) {
   expect_gpu_equals_cpu({9, 8, 2}, 2, {0.7, 3.5, 4.0});  // radius far beyond the axis length
   expect_gpu_equals_cpu({5, 4, 1}, 3, {1.0, 0.0, 2.0});  // y skipped, one slice
   expect_gpu_equals_cpu({6, 6, 6}, 1, {0.0, 0.0, 0.0});  // nothing to do: a copy
+  // σ below 1/8 voxel: radius 0, a CPU pass with weight 1 that the GPU skips.
+  expect_gpu_equals_cpu({7, 5, 3}, 2, {0.1, 1.0, 0.05});
+}
+
+TEST_F(SmoothGpuTest, SliceTallerThanTheGridIsRefusedWithAReason) {
+  // (ny + 7) / 8 blocks along gridDim.y, which stops at 65535.
+  const VolumeShape s{1, 8 * 65535 + 8, 1};
+  SeparableGaussian g(s, {0.0, 1.0, 0.0}, EdgeMode::kReflect);
+  std::vector<float> in(s.voxels(), 1.0f), out(s.voxels());
+  try {
+    cuda::smooth_volumes_gpu(in.data(), out.data(), s, 1, axes_of(g));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("larger than the GPU passes take"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(SmoothGpuTest, ManyChunksOfVolumes) {
