@@ -48,7 +48,7 @@ struct CudaPlugin {
 };
 
 /// Bumped whenever CudaPlugin or the types it passes change.
-constexpr int kCudaPluginAbi = 3;
+constexpr int kCudaPluginAbi = 4;
 
 /// File name of the module and of its entry point.
 constexpr const char* kCudaPluginFile = "libtandem_cuda.so";

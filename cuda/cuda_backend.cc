@@ -144,7 +144,13 @@ CudaBackend::Device& CudaBackend::acquire(std::unique_lock<std::mutex>* lock) {
 
 std::vector<ItemResult> CudaBackend::svd(const std::vector<SvdTask>& batch, const SvdOptions& opt) {
   std::vector<ItemResult> results(batch.size());
-  if (batch.empty()) return results;
+  svd_streamed(batch, opt, [&results](std::size_t i, ItemResult r) { results[i] = std::move(r); });
+  return results;
+}
+
+void CudaBackend::svd_streamed(const std::vector<SvdTask>& batch, const SvdOptions& opt,
+                               const ItemDone& done) {
+  if (batch.empty()) return;
   // The scheduler sends same-shape batches, but nothing breaks if it does not.
   std::map<std::tuple<int, int64_t, int64_t>, Group> groups;
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -155,8 +161,7 @@ std::vector<ItemResult> CudaBackend::svd(const std::vector<SvdTask>& batch, cons
   }
   std::unique_lock<std::mutex> lock;
   Device& dev = acquire(&lock);
-  for (auto& entry : groups) run_group(dev, entry.second, opt, results);
-  return results;
+  for (auto& entry : groups) run_group(dev, entry.second, opt, done);
 }
 
 ItemResult CudaBackend::cpu_solve(const SvdTask& task, const SvdOptions& opt) {
@@ -173,16 +178,16 @@ ItemResult CudaBackend::cpu_solve(const SvdTask& task, const SvdOptions& opt) {
 }
 
 void CudaBackend::run_on_cpu(const Group& group, const SvdOptions& opt, const std::string& why,
-                             std::vector<ItemResult>& results) {
+                             const ItemDone& done) {
   for (std::size_t i = 0; i < group.tasks.size(); ++i) {
     ItemResult r = cpu_solve(group.tasks[i], opt);
     if (!why.empty()) r.message = why + (r.message.empty() ? "" : "; " + r.message);
-    results[group.index[i]] = std::move(r);
+    done(group.index[i], std::move(r));
   }
 }
 
 void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& opt,
-                            std::vector<ItemResult>& results) {
+                            const ItemDone& done) {
   const SvdShape shape = group.tasks[0].shape;
   const DType dtype = group.tasks[0].dtype;
   DeviceScope scope(dev.ordinal);  // the route may depend on the card (shared memory)
@@ -192,7 +197,7 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
   policy.gram_in_auto = options_.gram_in_auto;
   policy.gram_for_large = options_.gram_for_large;
   const Route route = choose_route(shape, dtype, opt, policy, &note);
-  if (route == Route::kCpu) return run_on_cpu(group, opt, note, results);
+  if (route == Route::kCpu) return run_on_cpu(group, opt, note, done);
 
   // Plan: chunks of `chunk` matrices (one for per-matrix routes) on up to K workers, as many
   // as the device's memory holds.
@@ -217,11 +222,12 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
     const std::string why = "too large for " + dev.name + " (needs about " + gib(need) + ", " +
                             gib(budget) + " usable)";
     if (options_.cpu_for_too_large)
-      return run_on_cpu(group, opt, why + "; solved on the CPU", results);
+      return run_on_cpu(group, opt, why + "; solved on the CPU", done);
     for (std::size_t i = 0; i < group.tasks.size(); ++i) {
-      ItemResult& r = results[group.index[i]];
+      ItemResult r;
       r.status = ItemStatus::kFailed;
       r.message = why + "; --device gpu does not fall back to the CPU (use --device auto)";
+      done(group.index[i], std::move(r));
     }
     return;
   }
@@ -258,7 +264,7 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
         error = e.what();
       }
       for (int i = 0; i < count; ++i) {
-        ItemResult& r = results[group.index[begin + i]];
+        ItemResult r;
         const CheckMetrics* check = std::size_t(i) < checks.size() ? &checks[i] : nullptr;
         try {
           finish_item(worker, group.tasks[begin + i], opt, route, status[i], error, check, r);
@@ -267,6 +273,7 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
           r.message = e.what();
         }
         if (!note.empty()) r.message = note + (r.message.empty() ? "" : "; " + r.message);
+        done(group.index[begin + i], std::move(r));
       }
     }
   };

@@ -49,16 +49,19 @@ class CudaBackend : public Backend {
   BackendTraits traits() const override;
   /// Solves the batch; one ItemResult per task, in order.
   std::vector<ItemResult> svd(const std::vector<SvdTask>& batch, const SvdOptions& opt) override;
+  /// Reports each task as soon as its chunk is finished (the caller writes it while later
+  /// chunks compute).
+  void svd_streamed(const std::vector<SvdTask>& batch, const SvdOptions& opt,
+                    const ItemDone& done) override;
 
  private:
   struct Device;
   struct Group;
 
   Device& acquire(std::unique_lock<std::mutex>* lock);
-  void run_group(Device& dev, const Group& group, const SvdOptions& opt,
-                 std::vector<ItemResult>& results);
+  void run_group(Device& dev, const Group& group, const SvdOptions& opt, const ItemDone& done);
   void run_on_cpu(const Group& group, const SvdOptions& opt, const std::string& why,
-                  std::vector<ItemResult>& results);
+                  const ItemDone& done);
   void finish_item(GpuWorker& worker, const SvdTask& task, const SvdOptions& opt, Route route,
                    int status, std::string error, const CheckMetrics* device_check,
                    ItemResult& result);

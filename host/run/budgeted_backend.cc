@@ -28,4 +28,10 @@ std::vector<ItemResult> BudgetedBackend::svd(const std::vector<SvdTask>& batch,
   return inner_->svd(batch, opt);
 }
 
+void BudgetedBackend::svd_streamed(const std::vector<SvdTask>& batch, const SvdOptions& opt,
+                                   const ItemDone& done) {
+  CoreHold hold(budget_, inner_->traits().holds_cores);
+  inner_->svd_streamed(batch, opt, done);
+}
+
 }  // namespace tandem::run

@@ -18,6 +18,8 @@ class BudgetedBackend : public Backend {
   std::string name() const override { return inner_->name(); }
   BackendTraits traits() const override { return inner_->traits(); }
   std::vector<ItemResult> svd(const std::vector<SvdTask>& batch, const SvdOptions& opt) override;
+  void svd_streamed(const std::vector<SvdTask>& batch, const SvdOptions& opt,
+                    const ItemDone& done) override;
 
  private:
   std::shared_ptr<Backend> inner_;

@@ -30,6 +30,12 @@ std::string algorithm_name(Algorithm a) {
   return "auto";
 }
 
+void Backend::svd_streamed(const std::vector<SvdTask>& batch, const SvdOptions& opt,
+                           const ItemDone& done) {
+  std::vector<ItemResult> results = svd(batch, opt);
+  for (std::size_t i = 0; i < results.size(); ++i) done(i, std::move(results[i]));
+}
+
 DeviceChoice parse_device(const std::string& name) {
   if (name == "auto") return DeviceChoice::kAuto;
   if (name == "cpu") return DeviceChoice::kCpu;

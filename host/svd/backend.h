@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,11 @@ struct BackendTraits {
   bool holds_cores = true;  ///< each caller keeps one CPU core busy (false for GPU feeders)
 };
 
+/// Receives one task's final result (by index into the batch). Called from any of the
+/// backend's threads, so it must be thread-safe; once it is called the backend no longer
+/// touches that task's buffers.
+using ItemDone = std::function<void(std::size_t task, ItemResult result)>;
+
 /// The one interface of every SVD backend (CpuBackend in host/, CudaBackend in cuda/).
 /// svd() is thread-safe for up to traits().callers concurrent callers; a failure of one task
 /// becomes its ItemResult and never affects the others; it throws only for errors that make
@@ -86,6 +92,13 @@ class Backend {
   virtual std::string name() const = 0;
   virtual BackendTraits traits() const = 0;
   virtual std::vector<ItemResult> svd(const std::vector<SvdTask>& batch, const SvdOptions& opt) = 0;
+  /// svd() that hands each task's result to `done` as soon as it is final, exactly once per
+  /// task, before returning: a backend that solves a large batch piece by piece (the GPU's
+  /// chunks on several streams) lets its caller write early results while later ones compute.
+  /// This default reports every task when svd() returns. When it throws, the tasks not yet
+  /// reported have no result.
+  virtual void svd_streamed(const std::vector<SvdTask>& batch, const SvdOptions& opt,
+                            const ItemDone& done);
 };
 
 /// `--device` values.

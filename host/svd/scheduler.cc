@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "svd/scheduler.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <thread>
 
+#include "core/cores.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "io/npz.h"
@@ -55,6 +58,13 @@ struct WorkItem {
   std::string read_error;
 };
 
+using Batch = std::vector<WorkItem>;
+
+// How often a reader waiting for memory looks for an idle caller to send its partial batch.
+constexpr auto kBudgetPoll = std::chrono::milliseconds(5);
+// Writer threads for backends whose callers hold no core (see writer_threads()).
+constexpr int kMaxWriters = 4;
+
 // A source that opened, with what the reader needs to stream it.
 struct Planned {
   const SvdSource* source;
@@ -100,11 +110,19 @@ class Pipeline {
     std::vector<Planned> plan = prescan();
     observer_.on_start(total_);
     budget_ = std::make_unique<ByteBudget>(budget_cap(plan));
+    std::vector<std::thread> writers;
+    for (int i = 0; i < writer_threads(); ++i) {
+      writers.emplace_back([this] {
+        while (auto write = writes_.pop()) (*write)();
+      });
+    }
     std::vector<std::thread> workers;
     for (int i = 0; i < std::max(1, traits_.callers); ++i) workers.emplace_back([this] { work(); });
     read_all(plan);
     queue_.close();
     for (auto& w : workers) w.join();
+    writes_.close();
+    for (auto& w : writers) w.join();
     SvdRunStats stats;
     stats.total = total_;
     stats.done = done_;
@@ -158,6 +176,15 @@ class Pipeline {
     return std::max((callers + 1) * largest, (callers + 1) * traits_.batch_bytes);
   }
 
+  // Callers that hold no core (GPU feeders) hand finished items to writer threads and go back
+  // to the device at once; otherwise the feeder would copy, hash and fdatasync every output
+  // while the GPU idles. Callers that hold a core (CPU workers) write their own results, so
+  // the core budget counts that work.
+  int writer_threads() const {
+    if (traits_.holds_cores) return 0;
+    return std::clamp(available_cores(), 1, kMaxWriters);
+  }
+
   void fail_source(const SvdSource& src, int64_t count, const std::string& reason) {
     SvdItemRecord rec;
     rec.source = &src;
@@ -198,9 +225,22 @@ class Pipeline {
     return sink;
   }
 
+  // Reads every matrix in order and queues them in batches: for a batching backend, same-shape
+  // matrices up to its byte limit; a partial batch goes early only to a caller with nothing
+  // to do, once memory is short (it frees memory as it runs) or gathering has taken
+  // max_gather_seconds (a slow disk must not keep the device idle). Otherwise one matrix per
+  // batch.
   void read_all(const std::vector<Planned>& plan) {
+    const std::chrono::duration<double> max_gather(options_.max_gather_seconds);
+    auto pending = std::make_shared<Batch>();
+    auto since = std::chrono::steady_clock::now();
+    auto flush = [&] {
+      if (pending->empty()) return;
+      queue_.push(std::move(pending));
+      pending = std::make_shared<Batch>();
+    };
     for (const Planned& p : plan) {
-      if (interrupted()) return;
+      if (interrupted()) break;
       std::unique_ptr<io::MatrixStack> stack;
       std::shared_ptr<Sink> sink;
       try {
@@ -211,13 +251,17 @@ class Pipeline {
         continue;
       }
       const Sizes sz = item_sizes(sink->shape, p.dtype, options_.svd);
-      for (int64_t i = 0; i < p.count; ++i) {
-        if (interrupted()) return;
+      for (int64_t i = 0; i < p.count && !interrupted(); ++i) {
         WorkItem item;
         item.sink = sink;
         item.index = i;
         item.bytes = sz.total();
-        budget_->acquire(item.bytes);
+        if (!pending->empty() && !joins(pending->front(), item, pending->size())) flush();
+        while (!pending->empty() && !budget_->try_acquire_for(item.bytes, kBudgetPoll)) {
+          if (queue_.waiting() > 0) flush();
+        }
+        if (pending->empty()) budget_->acquire(item.bytes);
+        if (pending->empty()) since = std::chrono::steady_clock::now();
         item.a.resize(sz.a);
         try {
           stack->read(i, item.a.data());
@@ -228,56 +272,72 @@ class Pipeline {
           // the workers waiting on the queue would never be joined.
           item.read_error = e.what();
         }
-        queue_.push(std::move(item));
+        pending->push_back(std::move(item));
+        const bool full = !joins(pending->front(), pending->front(), pending->size());
+        const bool waited = std::chrono::steady_clock::now() - since >= max_gather;
+        if (full || (waited && queue_.waiting() > 0)) flush();
       }
     }
+    flush();  // also on interruption: the workers give the budget back
+  }
+
+  // Whether `next` may join a batch that starts with `first` and holds `n` matrices.
+  bool joins(const WorkItem& first, const WorkItem& next, std::size_t n) const {
+    const int64_t limit = traits_.batch_bytes;
+    return limit > 0 && next.sink->shape.m == first.sink->shape.m &&
+           next.sink->shape.n == first.sink->shape.n && next.sink->dtype == first.sink->dtype &&
+           static_cast<int64_t>(n + 1) * first.bytes <= limit;
   }
 
   void work() {
-    const int64_t batch_bytes = traits_.batch_bytes;
-    auto fits = [batch_bytes](const WorkItem& first, const WorkItem& next, std::size_t n) {
-      return batch_bytes > 0 && next.sink->shape.m == first.sink->shape.m &&
-             next.sink->shape.n == first.sink->shape.n && next.sink->dtype == first.sink->dtype &&
-             static_cast<int64_t>(n + 1) * first.bytes <= batch_bytes;
-    };
-    while (true) {
-      std::vector<WorkItem> batch = queue_.pop_batch(fits);
-      if (batch.empty()) return;
+    while (auto batch = queue_.pop()) {
       if (interrupted()) {
-        for (auto& item : batch) budget_->release(item.bytes);
+        for (auto& item : **batch) budget_->release(item.bytes);
         continue;
       }
-      compute(batch);
+      compute(std::move(*batch));
     }
   }
 
-  void compute(std::vector<WorkItem>& batch) {
+  void compute(std::shared_ptr<Batch> batch) {
     const SvdOptions& o = options_.svd;
     std::vector<SvdTask> tasks;
-    std::vector<std::size_t> task_of(batch.size(), SIZE_MAX);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      WorkItem& it = batch[i];
-      if (!it.read_error.empty()) continue;
+    std::vector<std::size_t> item_of;  // batch index of each task
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+      WorkItem& it = (*batch)[i];
+      if (!it.read_error.empty()) {
+        hand_off(batch, i, ItemResult{ItemStatus::kFailed, it.read_error, "", false, {}});
+        continue;
+      }
       const Sizes sz = item_sizes(it.sink->shape, it.sink->dtype, o);
       it.u.resize(sz.u);
       it.s.resize(sz.s);
       it.vh.resize(sz.vh);
-      task_of[i] = tasks.size();
+      item_of.push_back(i);
       tasks.push_back(
           {it.sink->dtype, it.sink->shape, it.a.data(), it.u.data(), it.s.data(), it.vh.data()});
     }
-    std::vector<ItemResult> results;
+    if (tasks.empty()) return;
+    std::unique_ptr<std::atomic<bool>[]> reported(new std::atomic<bool>[tasks.size()]);
+    for (std::size_t t = 0; t < tasks.size(); ++t) reported[t] = false;
     try {
-      results = backend_.svd(tasks, o);
+      backend_.svd_streamed(tasks, o, [&](std::size_t t, ItemResult r) {
+        reported[t] = true;
+        hand_off(batch, item_of.at(t), std::move(r));
+      });
     } catch (const std::exception& e) {
-      results.assign(tasks.size(), ItemResult{ItemStatus::kFailed, e.what(), "", false, {}});
+      for (std::size_t t = 0; t < tasks.size(); ++t) {
+        if (!reported[t]) {
+          hand_off(batch, item_of[t], ItemResult{ItemStatus::kFailed, e.what(), "", false, {}});
+        }
+      }
     }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      ItemResult r = task_of[i] == SIZE_MAX
-                         ? ItemResult{ItemStatus::kFailed, batch[i].read_error, "", false, {}}
-                         : results.at(task_of[i]);
-      finish(batch[i], std::move(r));
-    }
+  }
+
+  // Finishes one item (writes it, reports it, frees its memory) here or on a writer thread.
+  void hand_off(const std::shared_ptr<Batch>& batch, std::size_t i, ItemResult r) {
+    if (writer_threads() == 0) return finish((*batch)[i], std::move(r));
+    writes_.push([this, batch, i, r = std::move(r)]() mutable { finish((*batch)[i], std::move(r)); });
   }
 
   void finish(WorkItem& it, ItemResult r) {
@@ -347,7 +407,8 @@ class Pipeline {
   SvdObserver& observer_;
   BackendTraits traits_;
   std::unique_ptr<ByteBudget> budget_;
-  WorkQueue<WorkItem> queue_;
+  WorkQueue<std::shared_ptr<Batch>> queue_;           // reader → backend callers
+  WorkQueue<std::function<void()>> writes_;           // callers → writer threads
   std::atomic<int64_t> total_{0}, done_{0}, failed_{0}, skipped_{0};
 };
 

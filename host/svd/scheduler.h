@@ -45,6 +45,10 @@ class SvdObserver {
 struct SvdRunOptions {
   SvdOptions svd;
   bool resume = false;  ///< skip sources whose output is already complete
+  /// A batching backend (traits().batch_bytes > 0) gets batches as full as its byte limit
+  /// allows; the reader sends a partial one after gathering for this long, or at once when
+  /// memory is short, so a slow disk never keeps the device idle.
+  double max_gather_seconds = 0.2;
 };
 
 struct SvdRunStats {
@@ -56,8 +60,10 @@ struct SvdRunStats {
 /// The streaming read → compute → write pipeline. One reader thread reads matrices in order
 /// into a bounded byte budget (a few matrices per backend caller), backend callers decompose
 /// them (batching same-shape matrices when the backend asks for it), and each result is put in
-/// place in its source's output (io::NpzWriter), which is renamed into place once every matrix
-/// of the source is done. Peak memory depends on the backend's callers and the matrix size,
+/// place in its source's output (io::NpzWriter) as soon as the backend reports it (by the
+/// caller itself when it holds a core, else by writer threads, so a GPU feeder goes straight
+/// back to the device); an output is renamed into place once every matrix of its source is
+/// done. Peak memory depends on the backend's callers and the matrix size,
 /// never on the number of matrices. A source with failed matrices is written as
 /// `<stem>.incomplete.npz` (NaN where a matrix failed) and never under its final name. Stops
 /// reading on SIGINT/SIGTERM (core/interrupt.h); unfinished outputs are discarded.

@@ -4,8 +4,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace tandem {
@@ -17,8 +17,16 @@ class ByteBudget {
   explicit ByteBudget(int64_t cap) : cap_(cap) {}
   void acquire(int64_t bytes) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return used_ == 0 || used_ + bytes <= cap_; });
+    cv_.wait(lock, [&] { return fits(bytes); });
     used_ += bytes;
+  }
+  /// acquire() that gives up after `wait`: false (and nothing taken) when it still would block.
+  template <typename Duration>
+  bool try_acquire_for(int64_t bytes, Duration wait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, wait, [&] { return fits(bytes); })) return false;
+    used_ += bytes;
+    return true;
   }
   void release(int64_t bytes) {
     {
@@ -29,14 +37,15 @@ class ByteBudget {
   }
 
  private:
+  bool fits(int64_t bytes) const { return used_ == 0 || used_ + bytes <= cap_; }
+
   int64_t cap_;
   int64_t used_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
 };
 
-/// A closable multi-consumer queue. pop_batch() takes the first item and then, without
-/// waiting, the following items that `fits` accepts (same shape, within a byte limit).
+/// A closable multi-consumer FIFO.
 template <typename T>
 class WorkQueue {
  public:
@@ -47,6 +56,7 @@ class WorkQueue {
     }
     cv_.notify_one();
   }
+
   void close() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -54,25 +64,29 @@ class WorkQueue {
     }
     cv_.notify_all();
   }
-  /// Empty result: the queue is closed and drained.
-  std::vector<T> pop_batch(
-      const std::function<bool(const T& first, const T& next, std::size_t n)>& fits) {
+
+  /// Waits for the next item; nullopt once the queue is closed and drained.
+  std::optional<T> pop() {
     std::unique_lock<std::mutex> lock(mu_);
+    ++waiting_;
     cv_.wait(lock, [&] { return closed_ || !items_.empty(); });
-    std::vector<T> out;
-    if (items_.empty()) return out;
-    out.push_back(std::move(items_.front()));
+    --waiting_;
+    if (items_.empty()) return std::nullopt;
+    std::optional<T> out(std::move(items_.front()));
     items_.pop_front();
-    while (!items_.empty() && fits(out.front(), items_.front(), out.size())) {
-      out.push_back(std::move(items_.front()));
-      items_.pop_front();
-    }
     return out;
+  }
+
+  /// Consumers blocked in pop(): idle, with nothing queued for them.
+  int waiting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waiting_;
   }
 
  private:
   std::deque<T> items_;
   bool closed_ = false;
+  int waiting_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
 };

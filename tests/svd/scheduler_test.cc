@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
+#include "core/error.h"
 #include "io/npz.h"
 #include "svd/cpu_backend.h"
 
@@ -33,6 +35,10 @@ class FakeBackend : public Backend {
     while (now > prev && !max_in_flight_.compare_exchange_weak(prev, now)) {
     }
     max_batch_ = std::max<int>(max_batch_, static_cast<int>(batch.size()));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sizes_.push_back(static_cast<int>(batch.size()));
+    }
     std::vector<ItemResult> out;
     for (const SvdTask& t : batch) {
       double first = static_cast<const double*>(t.a)[0];
@@ -49,12 +55,18 @@ class FakeBackend : public Backend {
   }
   int max_in_flight() const { return max_in_flight_; }
   int max_batch() const { return max_batch_; }
+  std::vector<int> batch_sizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sizes_;
+  }
 
  private:
   int callers_;
   int64_t batch_;
   std::atomic<int> in_flight_{0}, max_in_flight_{0};
   std::atomic<int> max_batch_{0};
+  std::mutex mu_;
+  std::vector<int> sizes_;
 };
 
 class Recorder : public SvdObserver {
@@ -171,6 +183,91 @@ TEST_F(SchedulerTest, BatchingBackendGetsSameShapeBatchesWithinItsByteLimit) {
   SvdRunStats st = run_svd_pipeline(sources, fake, {}, rec);
   EXPECT_EQ(st.done, 40);
   EXPECT_LE(fake.max_batch(), 4);
+}
+
+TEST_F(SchedulerTest, BatchingBackendGetsFullBatchesNotWhateverHappensToBeRead) {
+  // A feeder that takes the first matrix read as a batch of one leaves a GPU's streams idle.
+  write_stack("a.npy", std::vector<double>(40, 1.0));
+  write_stack("b.npy", std::vector<double>(6, 2.0));
+  auto sources = expand_inputs({path("a.npy"), path("b.npy")}, path("out"));
+  FakeBackend fake(1, 8 * 168);
+  SvdRunOptions opt;
+  opt.max_gather_seconds = 600;  // only the byte limit and the budget end a batch here
+  Recorder rec;
+  SvdRunStats st = run_svd_pipeline(sources, fake, opt, rec);
+  EXPECT_EQ(st.done, 46);
+  // a: five batches of 8; b (another source, same shape) joins no batch of a's only because
+  // a's last batch was already full; its 6 come as one.
+  EXPECT_EQ(fake.batch_sizes(), (std::vector<int>{8, 8, 8, 8, 8, 6}));
+}
+
+// Holds no core (like a GPU feeder) and reports each task from its own thread, last task
+// first; throws after reporting `throw_after` tasks when that is ≥ 0.
+class StreamingBackend : public Backend {
+ public:
+  explicit StreamingBackend(int throw_after = -1) : throw_after_(throw_after) {}
+  std::string name() const override { return "streaming"; }
+  BackendTraits traits() const override { return {1, int64_t(1) << 20, false}; }
+  std::vector<ItemResult> svd(const std::vector<SvdTask>&, const SvdOptions&) override {
+    ADD_FAILURE() << "the pipeline should call svd_streamed";
+    return {};
+  }
+  void svd_streamed(const std::vector<SvdTask>& batch, const SvdOptions&,
+                    const ItemDone& done) override {
+    ++calls_;
+    int reported = 0;
+    for (std::size_t t = batch.size(); t-- > 0;) {
+      if (reported == throw_after_) throw Error("device lost");
+      const SvdTask& task = batch[t];
+      std::thread([&] {
+        const double first = static_cast<const double*>(task.a)[0];
+        std::fill_n(static_cast<double*>(task.s), task.shape.k(), first);
+        done(t, ItemResult{});
+      }).join();
+      ++reported;
+    }
+  }
+  int calls() const { return calls_; }
+
+ private:
+  int throw_after_;
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(SchedulerTest, ResultsReportedOutOfOrderFromOtherThreadsLandAtTheirIndex) {
+  write_stack("a.npy", {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  auto sources = expand_inputs({path("a.npy")}, path("out"));
+  StreamingBackend backend;
+  SvdRunOptions opt;
+  opt.max_gather_seconds = 600;
+  Recorder rec;
+  SvdRunStats st = run_svd_pipeline(sources, backend, opt, rec);
+  EXPECT_EQ(backend.calls(), 1);
+  EXPECT_EQ(st.done, 9);
+  ASSERT_TRUE(io::npz_is_complete(path("out/a.npz"), {"U", "S", "Vh"}));
+  for (int64_t i = 0; i < 9; ++i) EXPECT_EQ(read_s(path("out/a.npz"), i).at(0), i + 1.0);
+}
+
+TEST_F(SchedulerTest, BackendThatThrowsMidBatchKeepsWhatItReportedAndFailsTheRest) {
+  write_stack("a.npy", {1, 2, 3, 4, 5});
+  auto sources = expand_inputs({path("a.npy")}, path("out"));
+  StreamingBackend backend(/*throw_after=*/2);  // reports matrices 4 and 3, then throws
+  SvdRunOptions opt;
+  opt.max_gather_seconds = 600;
+  Recorder rec;
+  SvdRunStats st = run_svd_pipeline(sources, backend, opt, rec);
+  EXPECT_EQ(st.done, 2);
+  EXPECT_EQ(st.failed, 3);
+  EXPECT_FALSE(fs::exists(path("out/a.npz")));
+  ASSERT_TRUE(fs::exists(path("out/a.incomplete.npz")));
+  EXPECT_EQ(read_s(path("out/a.incomplete.npz"), 3).at(0), 4.0);
+  EXPECT_EQ(read_s(path("out/a.incomplete.npz"), 4).at(0), 5.0);
+  EXPECT_TRUE(std::isnan(read_s(path("out/a.incomplete.npz"), 0).at(0)));
+  int named = 0;
+  for (const auto& r : rec.records) {
+    named += r.result.status == ItemStatus::kFailed && r.result.message == "device lost";
+  }
+  EXPECT_EQ(named, 3);
 }
 
 TEST_F(SchedulerTest, CallersNeverExceedTheBackendsLimit) {
