@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "io/npz.h"
+#include "svd/buffer_pool.h"
 #include "svd/work_queue.h"
 
 namespace tandem {
@@ -33,24 +34,8 @@ struct Sink {
   std::atomic<bool> any_failed{false};
 };
 
-// Bytes that are written before they are read: unlike std::vector, sizing one does not zero
-// it (for a 1000×1000 matrix that is 24 MB of memset per item, for nothing).
-class Buffer {
- public:
-  void resize(std::size_t n) {
-    if (n != size_) data_.reset(n > 0 ? new unsigned char[n] : nullptr);
-    size_ = n;
-  }
-  unsigned char* data() { return data_.get(); }
-  const unsigned char* data() const { return data_.get(); }
-  void release() { resize(0); }
-
- private:
-  std::unique_ptr<unsigned char[]> data_;
-  std::size_t size_ = 0;
-};
-
 struct WorkItem {
+  explicit WorkItem(BufferPool* pool) : a(pool), u(pool), s(pool), vh(pool) {}
   std::shared_ptr<Sink> sink;
   int64_t index = 0;
   int64_t bytes = 0;  // held from the budget until the item is finished
@@ -110,6 +95,7 @@ class Pipeline {
     std::vector<Planned> plan = prescan();
     observer_.on_start(total_);
     budget_ = std::make_unique<ByteBudget>(budget_cap(plan));
+    pool_ = std::make_unique<BufferPool>(static_cast<std::size_t>(budget_cap(plan)));
     std::vector<std::thread> writers;
     for (int i = 0; i < writer_threads(); ++i) {
       writers.emplace_back([this] {
@@ -252,7 +238,7 @@ class Pipeline {
       }
       const Sizes sz = item_sizes(sink->shape, p.dtype, options_.svd);
       for (int64_t i = 0; i < p.count && !interrupted(); ++i) {
-        WorkItem item;
+        WorkItem item(pool_.get());
         item.sink = sink;
         item.index = i;
         item.bytes = sz.total();
@@ -406,6 +392,7 @@ class Pipeline {
   const SvdRunOptions& options_;
   SvdObserver& observer_;
   BackendTraits traits_;
+  std::unique_ptr<BufferPool> pool_;  // outlives every WorkItem (declared before the queues)
   std::unique_ptr<ByteBudget> budget_;
   WorkQueue<std::shared_ptr<Batch>> queue_;           // reader → backend callers
   WorkQueue<std::function<void()>> writes_;           // callers → writer threads
