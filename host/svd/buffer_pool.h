@@ -13,7 +13,7 @@ namespace tandem {
 /// Keeps the pipeline's per-matrix buffers for reuse. A fresh 8 MB block costs 2,048 page
 /// faults and the kernel's zeroing of every page, more than the copy that then fills it; the
 /// pipeline needs blocks of the same few sizes over and over. Holds at most `cap` idle bytes
-/// (the oldest idle block of another size goes first), so memory stays bounded.
+/// (idle blocks of other sizes are dropped first), so memory stays bounded.
 class BufferPool {
  public:
   struct Free {
