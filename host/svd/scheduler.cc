@@ -96,6 +96,7 @@ class Pipeline {
     observer_.on_start(total_);
     budget_ = std::make_unique<ByteBudget>(budget_cap(plan));
     pool_ = std::make_unique<BufferPool>(static_cast<std::size_t>(budget_cap(plan)));
+    batch_limit_ = batch_limit(plan);
     std::vector<std::thread> writers;
     for (int i = 0; i < writer_threads(); ++i) {
       writers.emplace_back([this] {
@@ -169,6 +170,18 @@ class Pipeline {
   int writer_threads() const {
     if (traits_.holds_cores) return 0;
     return std::clamp(available_cores(), 1, kMaxWriters);
+  }
+
+  // The backend's batch size, but no larger than an equal share of the work per caller: with
+  // two GPUs, a run that fits one batch is still split between them.
+  int64_t batch_limit(const std::vector<Planned>& plan) const {
+    const int64_t callers = std::max(1, traits_.callers);
+    if (traits_.batch_bytes <= 0 || callers == 1) return traits_.batch_bytes;
+    int64_t total = 0;
+    for (const Planned& p : plan) {
+      total += p.count * item_sizes({p.m, p.n}, p.dtype, options_.svd).total();
+    }
+    return std::min(traits_.batch_bytes, (total + callers - 1) / callers);
   }
 
   void fail_source(const SvdSource& src, int64_t count, const std::string& reason) {
@@ -269,7 +282,7 @@ class Pipeline {
 
   // Whether `next` may join a batch that starts with `first` and holds `n` matrices.
   bool joins(const WorkItem& first, const WorkItem& next, std::size_t n) const {
-    const int64_t limit = traits_.batch_bytes;
+    const int64_t limit = batch_limit_;
     return limit > 0 && next.sink->shape.m == first.sink->shape.m &&
            next.sink->shape.n == first.sink->shape.n && next.sink->dtype == first.sink->dtype &&
            static_cast<int64_t>(n + 1) * first.bytes <= limit;
@@ -394,6 +407,7 @@ class Pipeline {
   BackendTraits traits_;
   std::unique_ptr<BufferPool> pool_;  // outlives every WorkItem (declared before the queues)
   std::unique_ptr<ByteBudget> budget_;
+  int64_t batch_limit_ = 0;
   WorkQueue<std::shared_ptr<Batch>> queue_;           // reader → backend callers
   WorkQueue<std::function<void()>> writes_;           // callers → writer threads
   std::atomic<int64_t> total_{0}, done_{0}, failed_{0}, skipped_{0};

@@ -201,6 +201,19 @@ TEST_F(SchedulerTest, BatchingBackendGetsFullBatchesNotWhateverHappensToBeRead) 
   EXPECT_EQ(fake.batch_sizes(), (std::vector<int>{8, 8, 8, 8, 8, 6}));
 }
 
+TEST_F(SchedulerTest, SeveralCallersShareARunThatFitsOneBatch) {
+  // Two GPUs: 12 matrices that fit one batch still go to both, six each.
+  write_stack("a.npy", std::vector<double>(12, 1.0));
+  auto sources = expand_inputs({path("a.npy")}, path("out"));
+  FakeBackend fake(2, 100 * 168);
+  SvdRunOptions opt;
+  opt.max_gather_seconds = 600;
+  Recorder rec;
+  SvdRunStats st = run_svd_pipeline(sources, fake, opt, rec);
+  EXPECT_EQ(st.done, 12);
+  EXPECT_EQ(fake.batch_sizes(), (std::vector<int>{6, 6}));
+}
+
 // Holds no core (like a GPU feeder) and reports each task from its own thread, last task
 // first; throws after reporting `throw_after` tasks when that is ≥ 0.
 class StreamingBackend : public Backend {
