@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <future>
 #include <map>
 #include <thread>
 #include <tuple>
@@ -72,6 +73,8 @@ struct CudaBackend::Device {
   int ordinal = 0;
   std::string name;
   std::mutex busy;
+  std::shared_future<void> ready;  // warm_up(): throws what made the device unusable
+  // Set by warm_up(); read only after `ready`.
   int max_workers = 1;                              // K: streams this device may use
   std::vector<std::unique_ptr<GpuWorker>> workers;  // created as a batch first needs them
 };
@@ -87,33 +90,43 @@ CudaBackend::CudaBackend(const std::vector<int>& devices, std::shared_ptr<Backen
     : cpu_(std::move(cpu_fallback)), options_(options) {
   if (devices.empty()) throw NoDeviceError("CudaBackend needs at least one device");
   for (int ordinal : devices) {
-    DeviceScope scope(ordinal);
-    if (options_.blocking_sync) {
-      // Waiting worker threads sleep instead of spinning: with the default heuristic each of
-      // the K workers spins a host core while its stream runs, and `tandem run` gives those
-      // cores to subject jobs. Device work here is milliseconds per call, so the wake-up
-      // latency (tens of microseconds) does not show.
-      TANDEM_CUDA_TRY(cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync));
-    }
     auto dev = std::make_unique<Device>();
     dev->ordinal = ordinal;
     cudaDeviceProp prop{};
-    TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, ordinal));
+    TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, ordinal));  // no context needed
     dev->name = prop.name;
-    std::size_t free_b = 0, total_b = 0;
-    TANDEM_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
-    // A handle and its pools cost tens of MiB: keep workers to a small share of free memory.
-    const int by_memory = int(std::max<std::size_t>(1, free_b / 8 / kWorkerOverhead));
-    const int k = std::max(1, std::min(options_.streams_per_device, by_memory));
-    dev->max_workers = k;
-    dev->workers = make_workers(ordinal, 1);  // fails early on an unusable device
+    // The context and the first cuSOLVER handle take a few hundred milliseconds: they are made
+    // on a thread of their own while the caller reads its first batch.
+    dev->ready =
+        std::async(std::launch::async, [d = dev.get(), o = options_] { warm_up(*d, o); }).share();
     devices_.push_back(std::move(dev));
   }
 }
 
-CudaBackend::~CudaBackend() = default;
+void CudaBackend::warm_up(Device& dev, const CudaBackendOptions& options) {
+  DeviceScope scope(dev.ordinal);  // creates the device's primary context
+  if (options.blocking_sync) {
+    // Waiting worker threads sleep instead of spinning: with the default heuristic each of the
+    // K workers spins a host core while its stream runs, and `tandem run` gives those cores to
+    // subject jobs. Device work here is milliseconds per call, so the wake-up latency (tens of
+    // microseconds) does not show. A driver that refuses the flags on a live context only
+    // costs those cores, so its error is cleared, not thrown.
+    if (cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess) (void)cudaGetLastError();
+  }
+  std::size_t free_b = 0, total_b = 0;
+  TANDEM_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
+  // A handle and its pools cost tens of MiB: keep workers to a small share of free memory.
+  const int by_memory = int(std::max<std::size_t>(1, free_b / 8 / kWorkerOverhead));
+  dev.max_workers = std::max(1, std::min(options.streams_per_device, by_memory));
+  dev.workers = make_workers(dev.ordinal, 1);  // an unusable device fails here
+}
+
+CudaBackend::~CudaBackend() {
+  for (auto& d : devices_) d->ready.wait();  // a warm-up thread writes into its Device
+}
 
 std::string CudaBackend::name() const {
+  devices_[0]->ready.wait();  // the stream count depends on the device's free memory
   std::string n = devices_.size() > 1 ? std::to_string(devices_.size()) + "× " : "";
   return "cuda (" + n + devices_[0]->name + ", " + std::to_string(devices_[0]->max_workers) +
          " streams)";
@@ -161,6 +174,14 @@ void CudaBackend::svd_streamed(const std::vector<SvdTask>& batch, const SvdOptio
   }
   std::unique_lock<std::mutex> lock;
   Device& dev = acquire(&lock);
+  try {
+    dev.ready.get();
+  } catch (const std::exception& e) {
+    if (!options_.cpu_for_too_large) throw;  // --device gpu: every item fails with the reason
+    const std::string why = dev.name + " is unusable (" + e.what() + "); solved on the CPU";
+    for (auto& entry : groups) run_on_cpu(entry.second, opt, why, done);
+    return;
+  }
   for (auto& entry : groups) run_group(dev, entry.second, opt, done);
 }
 

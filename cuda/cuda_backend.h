@@ -35,8 +35,11 @@ struct CudaBackendOptions {
 /// takes a free device for its duration.
 class CudaBackend : public Backend {
  public:
-  /// Creates the workers on every ordinal in `devices`. `cpu_fallback` (may be null) solves
-  /// what no GPU route can: empty or too-large matrices and those failing every route.
+  /// Starts creating the context and first worker of every ordinal in `devices` in the
+  /// background (the first svd() call waits for it); throws at once only for an ordinal that
+  /// does not exist. `cpu_fallback` (may be null) solves what no GPU route can: empty or
+  /// too-large matrices, those failing every route, and everything on a device whose context
+  /// or handles could not be made when cpu_for_too_large (--device auto).
   CudaBackend(const std::vector<int>& devices, std::shared_ptr<Backend> cpu_fallback,
               CudaBackendOptions options = {});
   ~CudaBackend() override;
@@ -58,6 +61,7 @@ class CudaBackend : public Backend {
   struct Device;
   struct Group;
 
+  static void warm_up(Device& dev, const CudaBackendOptions& options);
   Device& acquire(std::unique_lock<std::mutex>* lock);
   void run_group(Device& dev, const Group& group, const SvdOptions& opt, const ItemDone& done);
   void run_on_cpu(const Group& group, const SvdOptions& opt, const std::string& why,
