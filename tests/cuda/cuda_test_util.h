@@ -146,4 +146,17 @@ inline double sigma_error(const OwnedTask& gpu, const OwnedTask& cpu) {
   return big > 0 ? worst / big : worst;
 }
 
+/// The device's --check metrics against the host's for the same result: the same definitions
+/// with other summation orders, so equal up to rounding of rounding errors.
+inline void expect_check_matches_host(const CheckMetrics& dev, const CheckMetrics& host,
+                                      DType dtype) {
+  const double eps = dtype_epsilon(dtype);
+  EXPECT_NEAR(dev.residual_ratio, host.residual_ratio, 0.5 + 0.25 * host.residual_ratio);
+  EXPECT_NEAR(dev.orthogonality_ratio, host.orthogonality_ratio,
+              0.5 + 0.25 * host.orthogonality_ratio);
+  EXPECT_NEAR(dev.residual, host.residual, 1e-3 * eps + 0.25 * host.residual);
+  EXPECT_NEAR(dev.u_orthogonality, host.u_orthogonality, 1e-3 * eps + 0.25 * host.u_orthogonality);
+  EXPECT_NEAR(dev.v_orthogonality, host.v_orthogonality, 1e-3 * eps + 0.25 * host.v_orthogonality);
+}
+
 }  // namespace tandem::testing
