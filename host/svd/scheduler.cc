@@ -97,8 +97,9 @@ class Pipeline {
     budget_ = std::make_unique<ByteBudget>(budget_cap(plan));
     pool_ = std::make_unique<BufferPool>(static_cast<std::size_t>(budget_cap(plan)));
     batch_limit_ = batch_limit(plan);
+    writers_ = writer_threads();
     std::vector<std::thread> writers;
-    for (int i = 0; i < writer_threads(); ++i) {
+    for (int i = 0; i < writers_; ++i) {
       writers.emplace_back([this] {
         while (auto write = writes_.pop()) (*write)();
       });
@@ -335,7 +336,7 @@ class Pipeline {
 
   // Finishes one item (writes it, reports it, frees its memory) here or on a writer thread.
   void hand_off(const std::shared_ptr<Batch>& batch, std::size_t i, ItemResult r) {
-    if (writer_threads() == 0) return finish((*batch)[i], std::move(r));
+    if (writers_ == 0) return finish((*batch)[i], std::move(r));
     writes_.push([this, batch, i, r = std::move(r)]() mutable { finish((*batch)[i], std::move(r)); });
   }
 
@@ -408,6 +409,7 @@ class Pipeline {
   std::unique_ptr<BufferPool> pool_;  // outlives every WorkItem (declared before the queues)
   std::unique_ptr<ByteBudget> budget_;
   int64_t batch_limit_ = 0;
+  int writers_ = 0;  // writer threads; 0: callers finish their own items
   WorkQueue<std::shared_ptr<Batch>> queue_;           // reader → backend callers
   WorkQueue<std::function<void()>> writes_;           // callers → writer threads
   std::atomic<int64_t> total_{0}, done_{0}, failed_{0}, skipped_{0};
