@@ -25,8 +25,8 @@ int run_status(const std::string& dir) {
     std::string log = r.stderr_path.empty() ? "" : ", log: " + r.stderr_path;
     std::printf("  FAILED %s: %s%s\n", r.name.c_str(), describe_job(r).c_str(), log.c_str());
   }
-  if (!s.sacct_available && s.waiting + s.running > 0) {
-    std::printf("  (sacct gave no answer: unfinished tasks are counted as pending)\n");
+  if (s.states_from.empty() && s.waiting + s.running > 0) {
+    std::printf("  (neither sacct nor squeue answered: unfinished tasks are counted as pending)\n");
   }
   if (s.joblog_appended) std::printf("  joblog appended: %s\n", run.joblog.c_str());
   if (s.running + s.waiting > 0) return kExitRunning;
@@ -37,8 +37,9 @@ std::function<int()> setup_status(CLI::App& sub) {
   auto dir = std::make_shared<std::string>();
   sub.add_option("RUNDIR", *dir, "Run directory of tandem map --executor slurm")->required();
   sub.footer(
-      "Counts the tasks by state (status files, and sacct where it answers), lists each failure "
-      "with its reason and log, and appends the run's --joblog once every task has ended.\n"
+      "Counts the tasks by state (status files, and sacct, or squeue where accounting is off), "
+      "lists each failure with its reason and log, and appends the run's --joblog once every "
+      "task has ended.\n"
       "Exit codes: 0 all tasks finished ok, 1 finished with failures, 2 usage error, 3 tasks "
       "still pending or running.");
   return [dir] { return run_status(*dir); };

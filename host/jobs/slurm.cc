@@ -8,6 +8,7 @@
 #include <boost/filesystem.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -29,6 +30,12 @@ using Clock = std::chrono::steady_clock;
 // Beyond the jobs' own limits: sbatch's --time also covers tandem's start and the output checks.
 constexpr double kTimeMarginSeconds = 300;
 constexpr double kMaxRetryDelay = 60;
+// After scancel, beyond --grace: tandem's start, the status file, SLURM's bookkeeping.
+constexpr double kCancelWaitSeconds = 15;
+// How long a task whose job died of a signal waits for SLURM's signal to itself: 100 x 10 ms.
+constexpr int kSignalWaitSteps = 100;
+// SLURM's MaxArraySize is at most 4000001; a longer range in sacct's output is garbage.
+constexpr long kMaxArrayRange = 4000001;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -42,12 +49,65 @@ std::string trimmed(std::string s) {
 // "CANCELLED by 1000" -> "CANCELLED".
 std::string first_word(const std::string& s) { return s.substr(0, s.find(' ')); }
 
-std::optional<std::map<int, std::string>> query_sacct(const std::string& job_id) {
-  if (job_id.empty() || resolve_executable("sacct").empty()) return std::nullopt;
+// One item of an array range: "7", "5-9" or "1-9:2" -> first, last, step.
+bool parse_range_item(const std::string& item, long& a, long& b, long& step) {
+  const char* c = item.c_str();
+  int used = 0;
+  step = 1;
+  if (std::sscanf(c, "%ld-%ld:%ld%n", &a, &b, &step, &used) == 3 && c[used] == '\0') return true;
+  step = 1;
+  if (std::sscanf(c, "%ld-%ld%n", &a, &b, &used) == 2 && c[used] == '\0') return true;
+  if (std::sscanf(c, "%ld%n", &a, &used) != 1 || c[used] != '\0') return false;
+  b = a;
+  return true;
+}
+
+// The indices of an array range as sacct and squeue print it between brackets: "5-9%2",
+// "1,3,7-9", "1-9:2"; empty when the text is anything else.
+std::vector<int> array_indices(const std::string& spec) {
+  std::vector<int> out;
+  const std::string list = spec.substr(0, spec.find('%'));
+  for (std::size_t start = 0; start <= list.size();) {
+    std::size_t comma = std::min(list.find(',', start), list.size());
+    long a = 0, b = 0, step = 1;
+    if (!parse_range_item(list.substr(start, comma - start), a, b, step)) return {};
+    if (a < 0 || b < a || step < 1 || b - a > kMaxArrayRange) return {};
+    for (long i = a; i <= b; i += step) out.push_back(static_cast<int>(i));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::optional<SlurmStates> query_sacct(const std::string& job_id) {
+  if (resolve_executable("sacct").empty()) return std::nullopt;
   CapturedRun r = run_captured(
       {"sacct", "-j", job_id, "--parsable2", "--noheader", "--format=JobID,State,ExitCode"});
   if (!r.started || r.exit_code != 0) return std::nullopt;
-  return parse_sacct(r.out, job_id);
+  return SlurmStates{parse_sacct(r.out, job_id), false, "sacct"};
+}
+
+// Without accounting (no slurmdbd) sacct fails; squeue still lists each task, ended ones
+// included, until slurmctld forgets it (MinJobAge, 300 s by default, after it ends).
+std::optional<SlurmStates> query_squeue(const std::string& job_id) {
+  if (resolve_executable("squeue").empty()) return std::nullopt;
+  CapturedRun r = run_captured(
+      {"squeue", "--jobs=" + job_id, "--states=all", "--array", "--noheader", "--format=%i|%T"});
+  if (!r.started) return std::nullopt;
+  if (r.exit_code != 0) {
+    // slurm 22.05: "slurm_load_jobs error: Invalid job id specified" once all of it is forgotten.
+    if (r.err.find("Invalid job id") == std::string::npos) return std::nullopt;
+    return SlurmStates{{}, true, "squeue"};
+  }
+  SlurmStates s{parse_sacct(r.out, job_id), false, "squeue"};
+  // A listing without one of the tasks (pending ones included) means it was forgotten.
+  s.unlisted_ended = !s.tasks.empty();
+  return s;
+}
+
+std::optional<SlurmStates> query_states(const std::string& job_id) {
+  if (job_id.empty()) return std::nullopt;
+  if (auto s = query_sacct(job_id)) return s;
+  return query_squeue(job_id);
 }
 
 std::string hostname() {
@@ -142,6 +202,8 @@ std::string submit_slurm_run(SlurmRun& run, const SlurmSubmitOptions& options) {
 
 std::map<int, std::string> parse_sacct(const std::string& text, const std::string& job_id) {
   std::map<int, std::string> states;
+  // Tasks that never started stay one record, `123_[5-9%2]`; scancel makes it CANCELLED.
+  std::map<int, std::string> grouped;
   const std::string prefix = job_id + "_";
   std::size_t start = 0;
   while (start < text.size()) {
@@ -152,10 +214,17 @@ std::map<int, std::string> parse_sacct(const std::string& text, const std::strin
     std::size_t bar = line.find('|');
     if (bar == std::string::npos || line.rfind(prefix, 0) != 0) continue;
     std::string index = line.substr(prefix.size(), bar - prefix.size());
-    if (index.empty() || !std::all_of(index.begin(), index.end(), ::isdigit)) continue;
     std::size_t bar2 = line.find('|', bar + 1);
-    states[std::stoi(index)] = first_word(line.substr(bar + 1, bar2 - bar - 1));
+    std::string state = first_word(trimmed(line.substr(bar + 1, bar2 - bar - 1)));
+    if (index.size() > 2 && index.front() == '[' && index.back() == ']') {
+      for (int i : array_indices(index.substr(1, index.size() - 2))) grouped[i] = state;
+      continue;
+    }
+    if (index.empty() || index.size() > 9 || !std::all_of(index.begin(), index.end(), ::isdigit))
+      continue;
+    states[std::stoi(index)] = state;
   }
+  states.insert(grouped.begin(), grouped.end());
   return states;
 }
 
@@ -185,8 +254,16 @@ JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const s
   } else {
     r.outcome = Outcome::kSignal;
   }
-  r.message = "SLURM ended the task: " + state + " (no status file; see " + run.dir + "/slurm/" +
-              run.job_id + "_" + std::to_string(task.index) + ".out)";
+  const std::string see = " (no status file; see " + run.dir + "/slurm/" + run.job_id + "_" +
+                          std::to_string(task.index) + ".out)";
+  if (state.empty()) {
+    r.message =
+        "SLURM no longer lists the task and it left no status file: killed or cancelled "
+        "before it could report" +
+        see;
+  } else {
+    r.message = "SLURM ended the task: " + state + see;
+  }
   return r;
 }
 
@@ -214,26 +291,31 @@ std::vector<JobResult> SlurmMonitor::poll() {
       if (auto s = read_task_status(run_, run_.tasks[i].index)) finish(i, s->result, s->hostname);
     }
   };
+  ending_ = 0;
   read_new_statuses();
   if (finished()) return now_final;
-  auto states = query_sacct(run_.job_id);
-  sacct_ok_ = states.has_value();
+  auto states = query_states(run_.job_id);
+  states_from_ = states ? states->source : "";
   running_ = 0;
   if (!states) return now_final;
-  // A task that wrote its status file and then ended: read the files again after sacct.
+  // A task that wrote its status file and then ended: read the files again after the query.
   read_new_statuses();
   const double t = seconds_since(begin_);
   for (std::size_t i = 0; i < run_.tasks.size(); ++i) {
     if (results_[i]) continue;
-    auto it = states->find(run_.tasks[i].index);
-    std::string state = it == states->end() ? "" : it->second;
+    auto it = states->tasks.find(run_.tasks[i].index);
+    std::string state = it == states->tasks.end() ? "" : it->second;
     if (state == "RUNNING" || state == "COMPLETING") ++running_;
-    if (!is_final_slurm_state(state)) {
+    const bool forgotten = state.empty() && states->unlisted_ended;
+    if (!is_final_slurm_state(state) && !forgotten) {
       ended_polls_[i] = 0;
       continue;
     }
     if (ended_polls_[i]++ == 0) ended_since_[i] = t;
-    if (settle_ > 0 && (ended_polls_[i] < 2 || t - ended_since_[i] < settle_)) continue;
+    if (settle_ > 0 && (ended_polls_[i] < 2 || t - ended_since_[i] < settle_)) {
+      ++ending_;
+      continue;
+    }
     finish(i, slurm_ended_result(run_, run_.tasks[i], state), "");
   }
   return now_final;
@@ -267,6 +349,24 @@ bool append_slurm_joblog(const SlurmRun& run, const SlurmMonitor& monitor) {
   return true;
 }
 
+namespace {
+
+// After scancel: running tasks end their jobs (SIGTERM, --grace, SIGKILL) and write their status
+// files, pending ones become CANCELLED; wait for that, at most `limit` seconds, so that the
+// joblog and report hold what the tasks say rather than "cancelled" for every one of them.
+void await_cancelled(SlurmMonitor& monitor, PoolObserver* obs, double limit, double poll_seconds) {
+  auto until = Clock::now() +
+               std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit));
+  const auto step = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(std::min(poll_seconds, 1.0)));
+  while (!monitor.all_ended() && Clock::now() < until) {
+    std::this_thread::sleep_for(step);
+    for (const auto& r : monitor.poll()) obs->job_finished(r);
+  }
+}
+
+}  // namespace
+
 MapResult wait_slurm_run(const SlurmRun& run, const MapPlan& plan, PoolObserver* observer,
                          double poll_seconds) {
   auto begin = Clock::now();
@@ -288,7 +388,11 @@ MapResult wait_slurm_run(const SlurmRun& run, const MapPlan& plan, PoolObserver*
   if (!monitor.finished()) {
     obs->stopping("interrupted: cancelling SLURM job " + run.job_id + " with scancel");
     std::string why = cancel_slurm_run(run);
-    if (!why.empty()) obs->stopping("scancel failed: " + why);
+    if (why.empty()) {
+      await_cancelled(monitor, obs, run.pool.grace + kCancelWaitSeconds, poll_seconds);
+    } else {
+      obs->stopping("scancel failed: " + why);
+    }
     result.interrupted = true;
   }
   append_slurm_joblog(run, monitor);
@@ -315,7 +419,7 @@ SlurmRunStatus slurm_run_status(const SlurmRun& run) {
   monitor.poll();
   SlurmRunStatus s;
   s.total = run.tasks.size();
-  s.sacct_available = monitor.sacct_available();
+  s.states_from = monitor.states_from();
   for (const auto& r : monitor.results()) {
     if (!r) continue;
     if (is_failure(r->outcome)) {
@@ -361,7 +465,16 @@ bool run_slurm_task(const std::string& dir, int index) {
                         },
                         nullptr)
                     .at(0);
-  if (r.outcome == Outcome::kInterrupted || r.outcome == Outcome::kNotStarted) {
+  // scancel and the time limit signal every process of the task, one by one and in no set order
+  // (slurmstepd, proctrack/linuxproc or cgroup): the job may die of SIGTERM before tandem is sent
+  // its own. It was cancelled all the same, so give that signal a moment to arrive.
+  if (r.outcome == Outcome::kSignal && !tandem::interrupted()) {
+    for (int i = 0; i < kSignalWaitSteps && !tandem::interrupted(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  const bool cancelled = tandem::interrupted() && is_failure(r.outcome);
+  if (cancelled || r.outcome == Outcome::kInterrupted || r.outcome == Outcome::kNotStarted) {
     r.outcome = Outcome::kInterrupted;
     r.message = "cancelled: the task got signal " + std::to_string(tandem::interrupt_signal()) +
                 " (scancel, or SLURM's time limit)";

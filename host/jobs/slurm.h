@@ -52,18 +52,32 @@ std::string slurm_time_limit(const PoolOptions& pool);
 std::string submit_slurm_run(SlurmRun& run, const SlurmSubmitOptions& options);
 
 /// Array task index -> SLURM state ("RUNNING", "OUT_OF_MEMORY", ...) from `sacct --parsable2
-/// --noheader --format=JobID,State,ExitCode` output; lines of other jobs, of job steps
-/// (`123_4.batch`) and of still-pending ranges (`123_[5-9]`) are ignored.
+/// --noheader --format=JobID,State,ExitCode` or `squeue --format=%i|%T` output. A range of tasks
+/// that never started (`123_[5-9%2]|CANCELLED by 0`, also `[1,3-5]`, `[1-9:2]`) gives each of its
+/// tasks that state; lines of other jobs and of job steps (`123_4.batch`) are ignored.
 std::map<int, std::string> parse_sacct(const std::string& text, const std::string& job_id);
+
+/// What SLURM says about an array's tasks at one look.
+struct SlurmStates {
+  /// Array task index -> state, for the tasks SLURM listed.
+  std::map<int, std::string> tasks;
+  /// squeue answered without some tasks (or no longer knows the job): slurmctld has forgotten
+  /// them, so they ended long ago. Never set from sacct, which may just be late.
+  bool unlisted_ended = false;
+  /// "sacct" or "squeue": which command answered.
+  std::string source;
+};
 
 /// True for a state in which SLURM has ended the task (COMPLETED, FAILED, TIMEOUT, ...).
 bool is_final_slurm_state(const std::string& state);
 
 /// The result of a task that SLURM ended in `state` without its status file (the task never got
-/// to write it: killed for memory or time, node failure, cancelled before it started).
+/// to write it: killed for memory or time, node failure, cancelled before it started); "" when
+/// the state is unknown (squeue no longer lists the task).
 JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const std::string& state);
 
-/// Follows one run: reads new status files and, when sacct works, the array's states.
+/// Follows one run: reads new status files and the array's states from sacct or, where
+/// accounting is off, squeue.
 class SlurmMonitor {
  public:
   /// `settle`: seconds a SLURM-ended task without a status file must stay so (and be seen in two
@@ -75,12 +89,15 @@ class SlurmMonitor {
 
   /// Every task has a final result.
   bool finished() const { return done_ == results_.size(); }
+  /// Every task has a final result or SLURM has ended it (its result waits for `settle`).
+  bool all_ended() const { return done_ + ending_ == results_.size(); }
   /// Tasks with a final result, failed ones, and those sacct says are running.
   std::size_t done() const { return done_; }
   std::size_t failed() const { return failed_; }
   std::size_t running() const { return running_; }
-  /// False when sacct is missing or failed at the last poll.
-  bool sacct_available() const { return sacct_ok_; }
+  /// "sacct" or "squeue": which answered the last poll; "" when neither did (missing, failed,
+  /// or the last poll needed no query).
+  const std::string& states_from() const { return states_from_; }
   /// Per task (index - 1): its final result, if it has one.
   const std::vector<std::optional<JobResult>>& results() const { return results_; }
   /// Per task (index - 1): the node named in its status file, else "".
@@ -97,7 +114,8 @@ class SlurmMonitor {
   std::size_t done_ = 0;
   std::size_t failed_ = 0;
   std::size_t running_ = 0;
-  bool sacct_ok_ = false;
+  std::size_t ending_ = 0;
+  std::string states_from_;
 };
 
 /// Appends the run's joblog lines (each task's attempts, Host = its node; a SLURM-ended task as
@@ -116,8 +134,8 @@ MapResult wait_slurm_run(const SlurmRun& run, const MapPlan& plan, PoolObserver*
 struct SlurmRunStatus {
   /// Tasks in the run, with a final ok result, with a final failure, running (sacct), others.
   std::size_t total = 0, ok = 0, failed = 0, running = 0, waiting = 0;
-  /// Whether sacct answered.
-  bool sacct_available = false;
+  /// "sacct" or "squeue": which answered; "" when neither did.
+  std::string states_from;
   /// The failed tasks' results (message, stderr log).
   std::vector<JobResult> failures;
   /// This look appended the joblog (the run had just become complete).

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // End-to-end tests of `tandem map --executor slurm`, `tandem status` and `tandem cancel` against
-// fake sbatch/sacct/scancel scripts (tests/cli/fake_slurm) put first on PATH: the fake sbatch
-// runs every array task at once in the background, numbering jobs from 4242.
+// fake sbatch/sacct/squeue/scancel scripts (tests/cli/fake_slurm) put first on PATH: the fake
+// sbatch runs every array task at once in the background, numbering jobs from 4242.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -32,7 +32,7 @@ struct Cluster {
   Cluster() {
     fs::create_directories(bin);
     fs::create_directories(work);
-    for (const char* name : {"sbatch", "sacct", "scancel"}) {
+    for (const char* name : {"sbatch", "sacct", "scancel", "squeue"}) {
       fs::copy_file(test_source_dir() + "/cli/fake_slurm/" + name, bin + "/" + name);
       fs::permissions(bin + "/" + name, fs::perms::owner_all);
     }
@@ -214,7 +214,61 @@ TEST(SlurmCliTest, CancelRunsScancelAndStatusReportsCancelled) {
   EXPECT_EQ(status_when_done(c, "rd", &t), 1) << t.out();
   EXPECT_TRUE(contains(t.out(), "0 ok, 2 failed")) << t.out();
   EXPECT_TRUE(contains(t.out(), "cancelled")) << t.out();
+  // SLURM signals the job's own processes too; the task still reports a cancellation.
+  EXPECT_FALSE(contains(t.out(), "killed by signal")) << t.out();
   EXPECT_TRUE(wait_for_file(c.path("rd/status/2.json")));
+}
+
+TEST(SlurmCliTest, WithoutAccountingStatusAsksSqueue) {
+  Cluster c;
+  write_text(c.bin + "/sacct.off", "");
+  write_text(c.bin + "/squeue.txt", "4242_1|RUNNING\n4242_3|PENDING\n");
+  std::string go = c.path("go");
+  Tandem t;
+  ASSERT_EQ(run(c,
+                {"map", "--executor", "slurm", "--no-wait", "--run-dir", "rd", "--args", "a", "b",
+                 "c", "--shell", "--", "while [ ! -e " + go + " ]; do sleep 0.05; done # {}"},
+                &t),
+            0)
+      << t.err();
+  // squeue lists 1 running and 3 pending; task 2 is gone from it without a status file.
+  EXPECT_EQ(run(c, {"status", "rd"}, &t), 3) << t.out();
+  EXPECT_TRUE(contains(t.out(), "3 tasks: 0 ok, 1 failed, 1 running, 1 pending")) << t.out();
+  EXPECT_TRUE(contains(t.out(), "SLURM no longer lists the task")) << t.out();
+  // A status file, written late, still decides.
+  write_text(go, "");
+  for (const char* i : {"1", "2", "3"}) {
+    ASSERT_TRUE(wait_for_file(c.path("rd/status/") + i + ".json"));
+  }
+  EXPECT_EQ(status_when_done(c, "rd", &t), 0) << t.out();
+  EXPECT_TRUE(contains(t.out(), "3 ok, 0 failed")) << t.out();
+  // A task killed before it reported, in a job squeue has forgotten: failed, not pending forever.
+  fs::remove(c.bin + "/squeue.txt");
+  ASSERT_EQ(run(c,
+                {"map", "--executor", "slurm", "--no-wait", "--run-dir", "rd2", "--args", "a",
+                 "--shell", "--", "kill -KILL $PPID # {}"},
+                &t),
+            0)
+      << t.err();
+  EXPECT_EQ(status_when_done(c, "rd2", &t), 1) << t.out();
+  EXPECT_TRUE(contains(t.out(), "1 tasks: 0 ok, 1 failed")) << t.out();
+}
+
+TEST(SlurmCliTest, TasksCancelledBeforeTheyStartEndTheRun) {
+  Cluster c;
+  Tandem t;
+  // The job kills its own task before it reports, as scancel ends a pending one; sacct then
+  // shows the tasks that never started as one range.
+  write_text(c.bin + "/sacct.txt", "4242_[2-3%1]|CANCELLED by 0|0:0\n");
+  ASSERT_EQ(run(c,
+                {"map", "--executor", "slurm", "--no-wait", "--run-dir", "rd", "--args", "a", "b",
+                 "c", "--shell", "--", "[ {} = a ] || kill -KILL $PPID"},
+                &t),
+            0)
+      << t.err();
+  EXPECT_EQ(status_when_done(c, "rd", &t), 1) << t.out();
+  EXPECT_TRUE(contains(t.out(), "1 ok, 2 failed, 0 running, 0 pending")) << t.out();
+  EXPECT_TRUE(contains(t.out(), "SLURM ended the task: CANCELLED")) << t.out();
 }
 
 TEST(SlurmCliTest, ResumeResubmitsOnlyFailedSubjects) {
@@ -301,8 +355,8 @@ TEST(SlurmCliTest, InterruptWhileWaitingCancelsTheJob) {
   std::string marker = unique_marker("slurmint");
   KillMarkedOnExit cleanup(marker);
   Tandem t = start(c, {"map", "--executor", "slurm", "--grace", "0.5", "--run-dir", "rd",
-                       "--report", "r.json", "--args", "a", "b", "--shell", "--",
-                       "touch " + c.path("started-{}") + "; sleep 60 # " + marker});
+                       "--report", "r.json", "--joblog", "jobs.log", "--args", "a", "b", "--shell",
+                       "--", "touch " + c.path("started-{}") + "; sleep 60 # " + marker});
   ASSERT_TRUE(wait_for_file(c.path("started-a")));
   ASSERT_TRUE(wait_for_file(c.path("started-b")));
   ::kill(t.pid, SIGINT);
@@ -310,8 +364,13 @@ TEST(SlurmCliTest, InterruptWhileWaitingCancelsTheJob) {
   EXPECT_EQ(c.scancel_calls(), "4242\n");
   EXPECT_TRUE(contains(t.err(), "tandem status " + c.path("rd"))) << t.err();
   EXPECT_EQ(read_json(c.path("r.json"))["summary"]["interrupted"], true);
-  // The cancelled tasks still end and say so.
+  // tandem waited for the cancelled tasks to end: the joblog has their attempts.
+  EXPECT_TRUE(fs::exists(c.path("rd/status/1.json")));
+  EXPECT_TRUE(fs::exists(c.path("rd/status/2.json")));
+  EXPECT_EQ(read_lines(c.path("jobs.log")).size(), 3u);
   EXPECT_EQ(status_when_done(c, "rd", &t), 1) << t.out();
+  EXPECT_TRUE(contains(t.out(), "0 ok, 2 failed")) << t.out();
+  EXPECT_FALSE(contains(t.out(), "killed by signal")) << t.out();
 }
 
 }  // namespace

@@ -91,7 +91,6 @@ TEST(SlurmTest, ParsesSacctArrayTasksOnly) {
       "42_1.batch|COMPLETED|0:0\n"
       "42_2|OUT_OF_MEMORY|0:125\n"
       "42_3|CANCELLED by 1000|0:15\n"
-      "42_[4-9%2]|PENDING|0:0\n"
       "420_5|RUNNING|0:0\n"
       "42_10|RUNNING|0:0";
   auto states = parse_sacct(text, "42");
@@ -100,6 +99,27 @@ TEST(SlurmTest, ParsesSacctArrayTasksOnly) {
                 {1, "COMPLETED"}, {2, "OUT_OF_MEMORY"}, {3, "CANCELLED"}, {10, "RUNNING"}}));
   EXPECT_TRUE(is_final_slurm_state("NODE_FAIL"));
   EXPECT_FALSE(is_final_slurm_state("PENDING"));
+}
+
+TEST(SlurmTest, ParsesRangesOfTasksThatNeverStarted) {
+  // sacct and squeue print the tasks scancel ended before they started as one record.
+  EXPECT_EQ(parse_sacct("42_1|COMPLETED|0:0\n42_[2-4%1]|CANCELLED by 0|0:0\n", "42"),
+            (std::map<int, std::string>{
+                {1, "COMPLETED"}, {2, "CANCELLED"}, {3, "CANCELLED"}, {4, "CANCELLED"}}));
+  EXPECT_EQ(parse_sacct("42_[1,3-4]|PENDING\n42_[6-10:2]|CANCELLED\n", "42"),
+            (std::map<int, std::string>{{1, "PENDING"},
+                                        {3, "PENDING"},
+                                        {4, "PENDING"},
+                                        {6, "CANCELLED"},
+                                        {8, "CANCELLED"},
+                                        {10, "CANCELLED"}}));
+  // A task's own line wins over a range that still holds it.
+  EXPECT_EQ(parse_sacct("42_[1-2]|PENDING\n42_2|RUNNING\n", "42"),
+            (std::map<int, std::string>{{1, "PENDING"}, {2, "RUNNING"}}));
+  for (const char* bad : {"42_[]|PENDING", "42_[3-1]|PENDING", "42_[1-x]|PENDING",
+                          "42_[-1]|PENDING", "42_[1-2:0]|PENDING", "42_[1-99999999]|PENDING"}) {
+    EXPECT_TRUE(parse_sacct(bad, "42").empty()) << bad;
+  }
 }
 
 TEST(SlurmTest, SlurmEndedTaskFailsNamingTheState) {
@@ -111,6 +131,11 @@ TEST(SlurmTest, SlurmEndedTaskFailsNamingTheState) {
   EXPECT_NE(r.message.find("/r/slurm/42_1.out"), std::string::npos);
   EXPECT_EQ(slurm_ended_result(run, run.tasks[0], "TIMEOUT").outcome, Outcome::kTimeout);
   EXPECT_EQ(slurm_ended_result(run, run.tasks[0], "NODE_FAIL").outcome, Outcome::kSignal);
+  // squeue no longer lists it: no state to name, but it failed and says where to look.
+  JobResult gone = slurm_ended_result(run, run.tasks[0], "");
+  EXPECT_TRUE(is_failure(gone.outcome));
+  EXPECT_NE(gone.message.find("no longer lists"), std::string::npos) << gone.message;
+  EXPECT_NE(gone.message.find("/r/slurm/42_1.out"), std::string::npos);
 }
 
 TEST(SlurmTest, TaskRunsItsJobAndWritesStatusAndJoblog) {
