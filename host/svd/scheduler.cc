@@ -337,7 +337,8 @@ class Pipeline {
   // Finishes one item (writes it, reports it, frees its memory) here or on a writer thread.
   void hand_off(const std::shared_ptr<Batch>& batch, std::size_t i, ItemResult r) {
     if (writers_ == 0) return finish((*batch)[i], std::move(r));
-    writes_.push([this, batch, i, r = std::move(r)]() mutable { finish((*batch)[i], std::move(r)); });
+    writes_.push(
+        [this, batch, i, r = std::move(r)]() mutable { finish((*batch)[i], std::move(r)); });
   }
 
   void finish(WorkItem& it, ItemResult r) {
@@ -409,9 +410,9 @@ class Pipeline {
   std::unique_ptr<BufferPool> pool_;  // outlives every WorkItem (declared before the queues)
   std::unique_ptr<ByteBudget> budget_;
   int64_t batch_limit_ = 0;
-  int writers_ = 0;  // writer threads; 0: callers finish their own items
-  WorkQueue<std::shared_ptr<Batch>> queue_;           // reader → backend callers
-  WorkQueue<std::function<void()>> writes_;           // callers → writer threads
+  int writers_ = 0;                          // writer threads; 0: callers finish their own items
+  WorkQueue<std::shared_ptr<Batch>> queue_;  // reader → backend callers
+  WorkQueue<std::function<void()>> writes_;  // callers → writer threads
   std::atomic<int64_t> total_{0}, done_{0}, failed_{0}, skipped_{0};
 };
 
