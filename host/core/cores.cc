@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -63,6 +64,16 @@ double quota_v1() {
 
 }  // namespace
 
+int slurm_cpus_per_task() {
+  // Only inside a job: a login shell may carry a stale value from an earlier salloc.
+  const char* job = std::getenv("SLURM_JOB_ID");
+  const char* cpus = std::getenv("SLURM_CPUS_PER_TASK");
+  if (job == nullptr || cpus == nullptr) return 0;
+  char* end = nullptr;
+  const long n = std::strtol(cpus, &end, 10);
+  return end != cpus && *end == '\0' && n > 0 && n < (1 << 20) ? static_cast<int>(n) : 0;
+}
+
 double cgroup_cpu_quota() {
   double q = quota_v2();
   return q > 0 ? q : quota_v1();
@@ -72,6 +83,9 @@ int available_cores() {
   int cores = affinity_cores();
   double quota = cgroup_cpu_quota();
   if (quota > 0) cores = std::min(cores, static_cast<int>(std::ceil(quota)));
+  // SLURM without CPU binding (TaskPlugin=task/none) leaves the whole node in the mask: the
+  // allocation's --cpus-per-task is then the only word on what this task may use.
+  if (const int slurm = slurm_cpus_per_task(); slurm > 0) cores = std::min(cores, slurm);
   return std::max(1, cores);
 }
 

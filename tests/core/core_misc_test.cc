@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
 
 #include "core/cores.h"
 #include "core/progress.h"
@@ -37,6 +38,45 @@ TEST(CoresTest, FollowsANarrowedAffinityMask) {
   ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
   EXPECT_EQ(available_cores(), 1);
   sched_setaffinity(0, sizeof(saved), &saved);
+}
+
+// Sets (or with nullptr unsets) an environment variable for one scope.
+class EnvVar {
+ public:
+  EnvVar(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    value ? ::setenv(name, value, 1) : ::unsetenv(name);
+  }
+  ~EnvVar() { old_.empty() ? ::unsetenv(name_) : ::setenv(name_, old_.c_str(), 1); }
+
+ private:
+  const char* name_;
+  std::string old_;
+};
+
+TEST(CoresTest, InsideASlurmJobKeepsToItsCpusPerTask) {
+  EnvVar job("SLURM_JOB_ID", "4242");
+  EnvVar cpus("SLURM_CPUS_PER_TASK", "1");
+  EXPECT_EQ(slurm_cpus_per_task(), 1);
+  EXPECT_EQ(available_cores(), 1);
+}
+
+TEST(CoresTest, IgnoresSlurmCpusOutsideAJobAndMalformedValues) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  {
+    EnvVar job("SLURM_JOB_ID", nullptr);
+    EnvVar cpus("SLURM_CPUS_PER_TASK", "1");
+    EXPECT_EQ(slurm_cpus_per_task(), 0);
+  }
+  for (const char* bad : {"", "0", "-3", "2x", "lots"}) {
+    EnvVar job("SLURM_JOB_ID", "4242");
+    EnvVar cpus("SLURM_CPUS_PER_TASK", bad);
+    EXPECT_EQ(slurm_cpus_per_task(), 0) << "'" << bad << "'";
+    EXPECT_LE(available_cores(), CPU_COUNT(&set));
+    EXPECT_GE(available_cores(), 1);
+  }
 }
 
 TEST(ProgressTest, FormatsDurationsLikeAClock) {
