@@ -69,15 +69,26 @@ void gemm(const BlasHandle& blas, cublasOperation_t ta, int64_t m, int64_t n, in
 // XsyevBatched takes (detail::eigen_batch_limit).
 void eigen(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const GramScratch& s,
            int64_t q, int count) {
-  const int64_t per_call = detail::eigen_batch_limit(q);
+  // XsyevBatched's workspace is not counted when chunks are planned (it is only known to a
+  // handle) and can be far larger than the matrices: slices shrink until it fits in half of
+  // what is free, rather than fail the whole chunk for lack of memory.
+  std::size_t free_b = 0, total_b = 0;
+  TANDEM_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
+  const std::size_t room = free_b / 2 + ws.device.size();
+  int64_t per_call = detail::eigen_batch_limit(q);
   for (int64_t first = 0; first < count; first += per_call) {
-    const int64_t n = std::min<int64_t>(per_call, count - first);
     double* g = s.g + first * q * q;
     double* lambda = s.sigma + first * q;
+    int64_t n = std::min<int64_t>(per_call, count - first);
     std::size_t dev = 0, host = 0;
-    TANDEM_CUSOLVER_TRY(cusolverDnXsyevBatched_bufferSize(
-        h.get(), h.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, q, CUDA_R_64F, g, q,
-        CUDA_R_64F, lambda, CUDA_R_64F, &dev, &host, n));
+    for (;;) {
+      TANDEM_CUSOLVER_TRY(cusolverDnXsyevBatched_bufferSize(
+          h.get(), h.params(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, q, CUDA_R_64F, g,
+          q, CUDA_R_64F, lambda, CUDA_R_64F, &dev, &host, n));
+      if (dev <= room || n == 1) break;
+      n = (n + 1) / 2;
+    }
+    per_call = n;  // the later slices are no larger
     // Growing the buffer frees the old one in stream order, after the previous slice.
     ws.device.reserve(dev, stream);
     ws.host.resize(std::max<std::size_t>(host, 1));
