@@ -29,6 +29,7 @@ SvdRunOptions svd_run_options(const SvdPlan& s, bool resume) {
   o.svd.canonical_signs = s.canonical_signs;
   o.svd.algorithm = parse_algorithm(s.algorithm);
   o.resume = resume;
+  o.writer_threads = 1;  // the jobs hold the cores; see SvdRunOptions::writer_threads
   return o;
 }
 

@@ -170,6 +170,7 @@ class Pipeline {
   // the core budget counts that work.
   int writer_threads() const {
     if (traits_.holds_cores) return 0;
+    if (options_.writer_threads > 0) return options_.writer_threads;
     return std::clamp(available_cores(), 1, kMaxWriters);
   }
 

@@ -49,6 +49,10 @@ struct SvdRunOptions {
   /// allows; the reader sends a partial one after gathering for this long, or at once when
   /// memory is short, so a slow disk never keeps the device idle.
   double max_gather_seconds = 0.2;
+  /// Threads that write the results of a backend whose callers hold no core: 0 picks up to
+  /// four (one per usable core). `tandem run` takes one, outside its core budget as the GPU
+  /// feeder is, so that the subject jobs keep their cores.
+  int writer_threads = 0;
 };
 
 struct SvdRunStats {
