@@ -6,6 +6,7 @@
 #include <exception>
 #include <future>
 #include <map>
+#include <system_error>
 #include <thread>
 #include <tuple>
 
@@ -49,27 +50,19 @@ std::string gib(std::size_t bytes) {
 // short CLI run does not wait for them one after another.
 std::vector<std::unique_ptr<GpuWorker>> make_workers(int ordinal, int k) {
   std::vector<std::unique_ptr<GpuWorker>> workers(k);
-  std::vector<std::exception_ptr> errors(k);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < k; ++i) {
-    threads.emplace_back([&, i] {
-      try {
-        workers[i] = std::make_unique<GpuWorker>(ordinal);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  detail::run_concurrently(k, [&](int i) { workers[i] = std::make_unique<GpuWorker>(ordinal); });
   return workers;
 }
 
 }  // namespace
 
 struct CudaBackend::Device {
+  // The warm-up thread writes into this Device until `ready`: wait for it before any member goes,
+  // also when the constructor throws for a later ordinal (members die in reverse order, so
+  // `workers` would be destroyed before `ready`'s own destructor waits).
+  ~Device() {
+    if (ready.valid()) ready.wait();
+  }
   int ordinal = 0;
   std::string name;
   std::mutex busy;
@@ -121,9 +114,7 @@ void CudaBackend::warm_up(Device& dev, const CudaBackendOptions& options) {
   dev.workers = make_workers(dev.ordinal, 1);  // an unusable device fails here
 }
 
-CudaBackend::~CudaBackend() {
-  for (auto& d : devices_) d->ready.wait();  // a warm-up thread writes into its Device
-}
+CudaBackend::~CudaBackend() = default;  // each Device waits for its warm-up thread
 
 std::string CudaBackend::name() const {
   devices_[0]->ready.wait();  // the stream count depends on the device's free memory
@@ -258,8 +249,8 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
   if (have < active) {
     try {
       for (auto& w : make_workers(dev.ordinal, active - have)) dev.workers.push_back(std::move(w));
-    } catch (const Error&) {
-      // Fewer streams than planned (handles are short of memory) still make progress.
+    } catch (const std::exception&) {
+      // Fewer streams than planned (handles short of memory, no thread) still make progress.
       active = have;
     }
   }
@@ -273,35 +264,39 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
   std::atomic<int> next{0};
   auto loop = [&](int wi) {
     GpuWorker& worker = *dev.workers[wi];
-    for (int j = next++; j < jobs; j = next++) {
-      const int begin = j * chunk, count = std::min(chunk, n - begin);
-      std::vector<int> status(count, 0);
-      std::vector<CheckMetrics> checks;
-      std::string error;
-      try {
-        status = worker.solve(&group.tasks[begin], count, route, opt,
-                              opt.check && !opt.values_only ? &checks : nullptr);
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
-      for (int i = 0; i < count; ++i) {
-        ItemResult r;
-        const CheckMetrics* check = std::size_t(i) < checks.size() ? &checks[i] : nullptr;
+    try {
+      for (int j = next++; j < jobs; j = next++) {
+        const int begin = j * chunk, count = std::min(chunk, n - begin);
+        std::vector<int> status(count, 0);
+        std::vector<CheckMetrics> checks;
+        std::string error;
         try {
-          finish_item(worker, group.tasks[begin + i], opt, route, status[i], error, check, r);
-        } catch (const std::exception& e) {  // only the CPU fallback itself can get here
-          r.status = ItemStatus::kFailed;
-          r.message = e.what();
+          status = worker.solve(&group.tasks[begin], count, route, opt,
+                                opt.check && !opt.values_only ? &checks : nullptr);
+        } catch (const std::exception& e) {
+          error = e.what();
         }
-        if (!note.empty()) r.message = note + (r.message.empty() ? "" : "; " + r.message);
-        done(group.index[begin + i], std::move(r));
+        for (int i = 0; i < count; ++i) {
+          ItemResult r;
+          const CheckMetrics* check = std::size_t(i) < checks.size() ? &checks[i] : nullptr;
+          try {
+            finish_item(worker, group.tasks[begin + i], opt, route, status[i], error, check, r);
+          } catch (const std::exception& e) {  // only the CPU fallback itself can get here
+            r.status = ItemStatus::kFailed;
+            r.message = e.what();
+          }
+          if (!note.empty()) r.message = note + (r.message.empty() ? "" : "; " + r.message);
+          done(group.index[begin + i], std::move(r));
+        }
       }
+    } catch (...) {
+      // Only `done` (the caller's) or memory can throw here: the other workers stop after their
+      // current chunk, and run_concurrently rethrows once all have.
+      next = jobs;
+      throw;
     }
   };
-  std::vector<std::thread> threads;
-  for (int wi = 1; wi < active; ++wi) threads.emplace_back(loop, wi);
-  loop(0);
-  for (auto& t : threads) t.join();
+  detail::run_concurrently(active, loop);
 }
 
 // Takes one item from the GPU's first answer to its final result: canonical signs and check on
@@ -374,6 +369,35 @@ void CudaBackend::finish_item(GpuWorker& worker, const SvdTask& task, const SvdO
   cpu.route = "cpu-fallback:" + cpu.route;
   result = std::move(cpu);
 }
+
+namespace detail {
+
+void run_concurrently(int n, const std::function<void(int)>& body) {
+  std::vector<std::exception_ptr> errors(std::size_t(std::max(n, 0)));
+  auto guarded = [&](int i) {
+    try {
+      body(i);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(errors.size());
+  int started = 1;
+  try {
+    for (; started < n; ++started) threads.emplace_back(guarded, started);
+  } catch (const std::system_error&) {
+    // Out of threads: the rest run here, after body(0).
+  }
+  if (n > 0) guarded(0);
+  for (int i = started; i < n; ++i) guarded(i);
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace detail
 
 std::shared_ptr<Backend> make_cuda_backend(const std::vector<int>& devices,
                                            std::shared_ptr<Backend> cpu_fallback,

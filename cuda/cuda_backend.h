@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,5 +78,14 @@ class CudaBackend : public Backend {
   CudaBackendOptions options_;
   std::atomic<std::size_t> next_device_{0};
 };
+
+namespace detail {
+
+/// Runs body(0) on the calling thread and body(1) … body(n − 1) each on a thread of its own (on
+/// the calling thread after body(0) when no more threads can be started), waits for all of them,
+/// then rethrows the exception of the lowest index that threw: none escapes a std::thread.
+void run_concurrently(int n, const std::function<void(int)>& body);
+
+}  // namespace detail
 
 }  // namespace tandem::cuda

@@ -2,8 +2,11 @@
 // Options, failure isolation and fallbacks of the CUDA backend.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "cuda_backend.h"
@@ -210,6 +213,107 @@ TEST(CudaFailureTest, MatrixTooLargeIsAnItemErrorWhenTheGpuIsRequired) {
 TEST(CudaFailureTest, UnknownDeviceOrdinalThrowsCudaError) {
   TANDEM_REQUIRE_DEVICE();
   EXPECT_THROW(cuda::make_cuda_backend({4096}, nullptr), CudaError);
+}
+
+TEST(CudaFailureTest, UnknownSecondOrdinalThrowsOnceTheFirstHasWarmedUp) {
+  TANDEM_REQUIRE_DEVICE();
+  // Device 0's warm-up thread is still writing into its Device when the constructor throws.
+  const std::vector<int> ordinals{0, 4096};
+  EXPECT_THROW(cuda::CudaBackend gpu(ordinals, nullptr), CudaError);
+}
+
+// Several workers, several chunks each: every task reported exactly once, with its result in
+// place when it is.
+TEST(CudaStreamedTest, EveryTaskIsReportedOnceAsItsChunkFinishes) {
+  TANDEM_REQUIRE_DEVICE();
+  cuda::CudaBackendOptions o;
+  o.streams_per_device = 4;
+  o.chunk = 3;
+  cuda::CudaBackend gpu({0}, std::make_shared<CpuBackend>(1), o);
+  SvdOptions opt;
+  opt.check = true;
+  auto batch = random_batch(DType::kFloat32, 40, 40, 25, opt);
+  std::mutex mu;
+  std::vector<int> calls(batch.size(), 0);
+  gpu.svd_streamed(tasks_of(batch), opt, [&](std::size_t t, ItemResult r) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++calls.at(t);
+    EXPECT_EQ(r.status, ItemStatus::kOk) << r.message;
+    EXPECT_LT(compute_check(batch[t]->task, opt).residual_ratio, 35.0) << r.route;
+  });
+  for (std::size_t t = 0; t < calls.size(); ++t) EXPECT_EQ(calls[t], 1) << "task " << t;
+}
+
+// A callback that throws (the writer failed) ends the call with its exception once every worker
+// has stopped, instead of std::terminate from a worker thread; no task is reported twice.
+TEST(CudaStreamedTest, CallbackThatThrowsEndsTheCallAfterEveryWorkerStops) {
+  TANDEM_REQUIRE_DEVICE();
+  cuda::CudaBackendOptions o;
+  o.streams_per_device = 4;
+  o.chunk = 2;
+  cuda::CudaBackend gpu({0}, std::make_shared<CpuBackend>(1), o);
+  SvdOptions opt;
+  auto batch = random_batch(DType::kFloat64, 24, 24, 20, opt);
+  std::mutex mu;
+  std::vector<int> calls(batch.size(), 0);
+  auto count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    int total = 0;
+    for (int c : calls) total += c;
+    return total;
+  };
+  EXPECT_THROW(gpu.svd_streamed(tasks_of(batch), opt,
+                                [&](std::size_t t, ItemResult) {
+                                  std::lock_guard<std::mutex> lock(mu);
+                                  ++calls.at(t);
+                                  if (t == 5) throw std::runtime_error("writer failed");
+                                }),
+               std::runtime_error);
+  const int reported = count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(count(), reported);  // nothing runs on after the call returned
+  for (std::size_t t = 0; t < calls.size(); ++t) EXPECT_LE(calls[t], 1) << "task " << t;
+  EXPECT_EQ(calls[5], 1);
+  // The backend is still usable.
+  const std::vector<ItemResult> r = gpu.svd(tasks_of(batch), opt);
+  for (const ItemResult& one : r) EXPECT_EQ(one.status, ItemStatus::kOk) << one.message;
+}
+
+TEST(RunConcurrentlyTest, RunsEveryBodyOnceAndRethrowsOnlyAfterAllReturned) {
+  std::mutex mu;
+  std::vector<int> runs(4, 0);
+  bool slow_finished = false;
+  auto body = [&](int i) {
+    if (i == 3) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::lock_guard<std::mutex> lock(mu);
+      slow_finished = true;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++runs.at(std::size_t(i));
+    }
+    if (i == 1) throw std::runtime_error("body 1");
+    if (i == 2) throw std::logic_error("body 2");
+  };
+  try {
+    cuda::detail::run_concurrently(4, body);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "body 1");  // the lowest index that threw
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_TRUE(slow_finished);
+  for (int r : runs) EXPECT_EQ(r, 1);
+}
+
+TEST(RunConcurrentlyTest, FirstBodyRunsOnTheCallingThread) {
+  std::thread::id first;
+  cuda::detail::run_concurrently(1, [&](int) { first = std::this_thread::get_id(); });
+  EXPECT_EQ(first, std::this_thread::get_id());
+  int calls = 0;
+  cuda::detail::run_concurrently(0, [&](int) { ++calls; });
+  EXPECT_EQ(calls, 0);
 }
 
 TEST(CudaOptionsTest, TwoCallersShareOneDeviceSafely) {
