@@ -97,7 +97,9 @@ CudaBackend::CudaBackend(const std::vector<int>& devices, std::shared_ptr<Backen
 }
 
 void CudaBackend::warm_up(Device& dev, const CudaBackendOptions& options) {
-  DeviceScope scope(dev.ordinal);  // creates the device's primary context
+  // This thread is ours and ends here, so nothing needs restoring (a DeviceScope would restore
+  // device 0, and since CUDA 12.0 cudaSetDevice creates that device's primary context too).
+  TANDEM_CUDA_TRY(cudaSetDevice(dev.ordinal));  // creates the device's primary context
   if (options.blocking_sync) {
     // Waiting worker threads sleep instead of spinning: with the default heuristic each of the
     // K workers spins a host core while its stream runs, and `tandem run` gives those cores to
@@ -202,7 +204,10 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
                             const ItemDone& done) {
   const SvdShape shape = group.tasks[0].shape;
   const DType dtype = group.tasks[0].dtype;
-  DeviceScope scope(dev.ordinal);  // the route may depend on the card (shared memory)
+  // The route may depend on the card (shared memory). The feeder thread is left on the device,
+  // as loop(0) below leaves it anyway: restoring a thread that had none set would set device 0,
+  // and since CUDA 12.0 that creates a context on a card the user may not have chosen.
+  TANDEM_CUDA_TRY(cudaSetDevice(dev.ordinal));
   std::string note;
   RoutePolicy policy;
   policy.kernel_for_small = options_.kernel_for_small;
