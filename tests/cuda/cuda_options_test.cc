@@ -367,6 +367,7 @@ TEST(CudaOptionsTest, CheckOnTheDeviceAgreesWithTheHostCheck) {
 TEST(CudaOptionsTest, WaitingWorkersSleepInsteadOfSpinning) {
   TANDEM_REQUIRE_DEVICE();
   cuda::CudaBackend gpu({0}, nullptr, cuda::CudaBackendOptions{});
+  (void)gpu.name();  // waits for the warm-up thread, which sets the flags
   unsigned flags = 0;
   ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
   ASSERT_EQ(cudaGetDeviceFlags(&flags), cudaSuccess);
