@@ -336,27 +336,36 @@ class Pipeline {
   }
 
   // Finishes one item (writes it, reports it, frees its memory) here or on a writer thread.
+  // Never throws: an item handed off and then lost would hold its bytes of the budget forever
+  // and the reader would wait for them.
   void hand_off(const std::shared_ptr<Batch>& batch, std::size_t i, ItemResult r) {
-    if (writers_ == 0) return finish((*batch)[i], std::move(r));
-    writes_.push(
-        [this, batch, i, r = std::move(r)]() mutable { finish((*batch)[i], std::move(r)); });
+    if (writers_ > 0) {
+      try {
+        writes_.push([this, batch, i, r]() mutable { finish((*batch)[i], std::move(r)); });
+        return;
+      } catch (const std::exception&) {
+        // No memory for the queue entry: finish it here instead.
+      }
+    }
+    finish((*batch)[i], std::move(r));
   }
 
   void finish(WorkItem& it, ItemResult r) {
     Sink& sink = *it.sink;
     const Sizes sz = item_sizes(sink.shape, sink.dtype, options_.svd);
-    if (r.status != ItemStatus::kOk) {
-      fill_nan(it.u, sz.u, sink.dtype);
-      fill_nan(it.s, sz.s, sink.dtype);
-      fill_nan(it.vh, sz.vh, sink.dtype);
-    }
-    if (sink.writer) {
-      try {
-        write_result(sink, it, sz);
-      } catch (const std::exception& e) {
-        r.status = ItemStatus::kFailed;
-        r.message = e.what();
+    // Whatever happens here, the item is counted and its memory given back below: a lost item
+    // would keep the reader waiting for its bytes of the budget. An unwritten range makes the
+    // source's commit fail, which reports the source.
+    try {
+      if (r.status != ItemStatus::kOk) {
+        fill_nan(it.u, sz.u, sink.dtype);
+        fill_nan(it.s, sz.s, sink.dtype);
+        fill_nan(it.vh, sz.vh, sink.dtype);
       }
+      if (sink.writer) write_result(sink, it, sz);
+    } catch (const std::exception& e) {
+      if (r.status == ItemStatus::kOk) r.message = e.what();
+      r.status = ItemStatus::kFailed;
     }
     if (r.status == ItemStatus::kOk) {
       ++done_;
