@@ -39,7 +39,8 @@ std::vector<int> parse_gpu_list(const std::string& text) {
   while (start <= text.size() && !text.empty()) {
     std::size_t comma = text.find(',', start);
     std::string part = text.substr(start, comma - start);
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos) {
+    if (part.empty() || part.size() > 6 ||
+        part.find_first_not_of("0123456789") != std::string::npos) {
       throw UsageError("--gpus: '" + text + "' is not a comma-separated list of device numbers");
     }
     out.push_back(std::stoi(part));

@@ -186,6 +186,16 @@ std::shared_ptr<GpuSmoother> make_gpu_smoother(DeviceChoice device, std::string*
 }
 
 std::shared_ptr<Backend> make_backend(const BackendConfig& cfg, std::string* note) {
+  // Checked before looking for devices, so that a plan is refused the same way everywhere:
+  // twice the same card would be two feeders each planning its memory as if alone.
+  for (std::size_t i = 0; i < cfg.gpus.size(); ++i) {
+    if (cfg.gpus[i] < 0) throw UsageError("--gpus: device numbers start at 0");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (cfg.gpus[j] == cfg.gpus[i]) {
+        throw UsageError("--gpus names device " + std::to_string(cfg.gpus[i]) + " twice");
+      }
+    }
+  }
   auto cpu = std::make_shared<CpuBackend>(cfg.threads);
   if (cfg.device == DeviceChoice::kCpu) return cpu;
   std::string why;

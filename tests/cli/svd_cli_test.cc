@@ -155,6 +155,12 @@ TEST(SvdCliUsageTest, UsageErrorsExitTwo) {
   auto gpus = run_command(tandem_bin() + " svd --random 2x3x3 --gpus 0,x");
   EXPECT_EQ(gpus.exit_code, 2);
   EXPECT_NE(gpus.output.find("--gpus"), std::string::npos) << gpus.output;
+  // The same card twice, or a number past any int: refused before any device is looked for.
+  for (const char* list : {"0,0", "1,2,1", "99999999999"}) {
+    auto r = run_command(tandem_bin() + " svd --random 2x3x3 --gpus " + list);
+    EXPECT_EQ(r.exit_code, 2) << list << ": " << r.output;
+    EXPECT_NE(r.output.find("--gpus"), std::string::npos) << r.output;
+  }
   // Options that need U and Vh are refused with --values-only rather than silently ignored.
   for (const char* option : {"--check", "--canonical-signs"}) {
     auto r = run_command(tandem_bin() + " svd --random 2x3x3 --values-only " + option);
