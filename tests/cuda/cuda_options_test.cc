@@ -222,20 +222,26 @@ TEST(CudaFailureTest, UnknownSecondOrdinalThrowsOnceTheFirstHasWarmedUp) {
   EXPECT_THROW(cuda::CudaBackend gpu(ordinals, nullptr), CudaError);
 }
 
+// Four workers and chunks of `chunk` matrices, so that a batch is many chunks on each.
+std::unique_ptr<cuda::CudaBackend> four_streams(int chunk) {
+  cuda::CudaBackendOptions o;
+  o.streams_per_device = 4;
+  o.chunk = chunk;
+  return std::make_unique<cuda::CudaBackend>(std::vector<int>{0}, std::make_shared<CpuBackend>(1),
+                                             o);
+}
+
 // Several workers, several chunks each: every task reported exactly once, with its result in
 // place when it is.
 TEST(CudaStreamedTest, EveryTaskIsReportedOnceAsItsChunkFinishes) {
   TANDEM_REQUIRE_DEVICE();
-  cuda::CudaBackendOptions o;
-  o.streams_per_device = 4;
-  o.chunk = 3;
-  cuda::CudaBackend gpu({0}, std::make_shared<CpuBackend>(1), o);
+  auto gpu = four_streams(3);
   SvdOptions opt;
   opt.check = true;
   auto batch = random_batch(DType::kFloat32, 40, 40, 25, opt);
   std::mutex mu;
   std::vector<int> calls(batch.size(), 0);
-  gpu.svd_streamed(tasks_of(batch), opt, [&](std::size_t t, ItemResult r) {
+  gpu->svd_streamed(tasks_of(batch), opt, [&](std::size_t t, ItemResult r) {
     std::lock_guard<std::mutex> lock(mu);
     ++calls.at(t);
     EXPECT_EQ(r.status, ItemStatus::kOk) << r.message;
@@ -248,10 +254,7 @@ TEST(CudaStreamedTest, EveryTaskIsReportedOnceAsItsChunkFinishes) {
 // has stopped, instead of std::terminate from a worker thread; no task is reported twice.
 TEST(CudaStreamedTest, CallbackThatThrowsEndsTheCallAfterEveryWorkerStops) {
   TANDEM_REQUIRE_DEVICE();
-  cuda::CudaBackendOptions o;
-  o.streams_per_device = 4;
-  o.chunk = 2;
-  cuda::CudaBackend gpu({0}, std::make_shared<CpuBackend>(1), o);
+  auto gpu = four_streams(2);
   SvdOptions opt;
   auto batch = random_batch(DType::kFloat64, 24, 24, 20, opt);
   std::mutex mu;
@@ -262,12 +265,12 @@ TEST(CudaStreamedTest, CallbackThatThrowsEndsTheCallAfterEveryWorkerStops) {
     for (int c : calls) total += c;
     return total;
   };
-  EXPECT_THROW(gpu.svd_streamed(tasks_of(batch), opt,
-                                [&](std::size_t t, ItemResult) {
-                                  std::lock_guard<std::mutex> lock(mu);
-                                  ++calls.at(t);
-                                  if (t == 5) throw std::runtime_error("writer failed");
-                                }),
+  EXPECT_THROW(gpu->svd_streamed(tasks_of(batch), opt,
+                                 [&](std::size_t t, ItemResult) {
+                                   std::lock_guard<std::mutex> lock(mu);
+                                   ++calls.at(t);
+                                   if (t == 5) throw std::runtime_error("writer failed");
+                                 }),
                std::runtime_error);
   const int reported = count();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -275,7 +278,7 @@ TEST(CudaStreamedTest, CallbackThatThrowsEndsTheCallAfterEveryWorkerStops) {
   for (std::size_t t = 0; t < calls.size(); ++t) EXPECT_LE(calls[t], 1) << "task " << t;
   EXPECT_EQ(calls[5], 1);
   // The backend is still usable.
-  const std::vector<ItemResult> r = gpu.svd(tasks_of(batch), opt);
+  const std::vector<ItemResult> r = gpu->svd(tasks_of(batch), opt);
   for (const ItemResult& one : r) EXPECT_EQ(one.status, ItemStatus::kOk) << one.message;
 }
 
