@@ -63,7 +63,7 @@ W=$(mktemp -d /tmp/tandem-slurm-live.XXXXXX)
 chmod 755 "$W"
 node=$(hostname -s)
 etc=$W/etc
-mkdir -p "$etc" "$W/state" "$W/spool" "$W/log" "$W/munge" "$W/work"
+mkdir -p "$etc" "$W/state" "$W/spool" "$W/log" "$W/munge" "$W/study"
 export SLURM_CONF=$etc/slurm.conf
 
 teardown() {
@@ -196,7 +196,7 @@ wrapped() { wait_for 60 job_gone "$job_id" && grep -q wrapped "$W/wrap.out"; }
 check "sbatch --wrap" wrapped
 
 # ---- tandem map --executor slurm ----------------------------------------------------------------
-cd "$W/work" || exit 1
+cd "$W/study" || exit 1
 export TANDEM_SLURM_POLL=1
 cat >job.sh <<'EOF'
 #!/bin/sh
@@ -249,7 +249,7 @@ check "resume: all 6 outputs" test "$(ls out | wc -l)" = 6
 note "map --no-wait, status while running, then done"
 T map --executor slurm --no-wait --run-dir run3 --args n1 n2 n3 -j 2 --joblog jobs3.log \
   -- sh -c 'sleep 4; echo {}' >nowait.out 2>nowait.err
-check "no-wait prints RUNDIR<TAB>JOBID" grep -qP "^$W/work/run3\t[0-9]+$" nowait.out
+check "no-wait prints RUNDIR<TAB>JOBID" grep -qP "^$W/study/run3\t[0-9]+$" nowait.out
 status_running() { T status run3 >s3.out 2>&1; [ $? = 3 ] && grep -q ' [12] running' s3.out; }
 check "status while running exits 3 and counts running tasks" wait_for 30 status_running
 status_done() { T status run3 >s3.out 2>&1; }
