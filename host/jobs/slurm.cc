@@ -274,6 +274,7 @@ SlurmMonitor::SlurmMonitor(const SlurmRun& run, double settle)
       hosts_(run.tasks.size()),
       ended_since_(run.tasks.size(), -1),
       ended_polls_(run.tasks.size(), 0),
+      signalled_since_(run.tasks.size(), -1),
       begin_(Clock::now()) {}
 
 std::vector<JobResult> SlurmMonitor::poll() {
@@ -285,22 +286,49 @@ std::vector<JobResult> SlurmMonitor::poll() {
     results_[i] = r;
     now_final.push_back(std::move(r));
   };
-  auto read_new_statuses = [&] {
+  const double t = seconds_since(begin_);
+  // A task that says a signal ended it was cancelled by scancel or by SLURM's time limit, and
+  // only SLURM's state tells which: such a status waits for the query (and, while SLURM still
+  // has the task running or completing, for `settle`), unless this tandem cancelled the run.
+  // `states` null: no query made yet; `asked`: one was made (it may have had no answer).
+  auto read_new_statuses = [&](const SlurmStates* states, bool asked) {
     for (std::size_t i = 0; i < run_.tasks.size(); ++i) {
       if (results_[i]) continue;
-      if (auto s = read_task_status(run_, run_.tasks[i].index)) finish(i, s->result, s->hostname);
+      auto s = read_task_status(run_, run_.tasks[i].index);
+      if (!s) continue;
+      JobResult r = s->result;
+      if (r.outcome == Outcome::kInterrupted && !tandem::interrupted()) {
+        if (!asked) continue;
+        std::string state;
+        if (states) {
+          auto it = states->tasks.find(run_.tasks[i].index);
+          if (it != states->tasks.end()) state = it->second;
+        }
+        if (state == "TIMEOUT" || state == "DEADLINE") {
+          r.outcome = Outcome::kTimeout;
+          r.message = "SLURM's time limit ended the task (" + state +
+                      "): give it more with --slurm-arg=--time=...";
+        } else if (states && !is_final_slurm_state(state) &&
+                   !(state.empty() && states->unlisted_ended)) {
+          if (signalled_since_[i] < 0) signalled_since_[i] = t;
+          if (settle_ > 0 && t - signalled_since_[i] < settle_) {
+            ++ending_;
+            continue;
+          }
+        }
+      }
+      finish(i, std::move(r), s->hostname);
     }
   };
   ending_ = 0;
-  read_new_statuses();
+  read_new_statuses(nullptr, false);
   if (finished()) return now_final;
   auto states = query_states(run_.job_id);
   states_from_ = states ? states->source : "";
   running_ = 0;
-  if (!states) return now_final;
   // A task that wrote its status file and then ended: read the files again after the query.
-  read_new_statuses();
-  const double t = seconds_since(begin_);
+  read_new_statuses(states ? &*states : nullptr, true);
+  if (!states) return now_final;
   for (std::size_t i = 0; i < run_.tasks.size(); ++i) {
     if (results_[i]) continue;
     auto it = states->tasks.find(run_.tasks[i].index);

@@ -110,6 +110,7 @@ class SlurmMonitor {
   std::vector<std::string> hosts_;
   std::vector<double> ended_since_;
   std::vector<int> ended_polls_;
+  std::vector<double> signalled_since_;  // when a task's "cancelled" status was first held back
   std::chrono::steady_clock::time_point begin_;
   std::size_t done_ = 0;
   std::size_t failed_ = 0;

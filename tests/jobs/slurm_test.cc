@@ -173,6 +173,67 @@ TEST(SlurmTest, TaskRunsItsJobAndWritesStatusAndJoblog) {
   EXPECT_EQ(read_joblog(run.joblog).failed.count(bad->result.command), 1u);
 }
 
+// A stand-in sacct first on PATH that prints `lines`, for one scope.
+class FakeSacct {
+ public:
+  FakeSacct(const TempDir& dir, const std::string& lines) {
+    write_text(dir / "sacct", "#!/bin/sh\nprintf '" + lines + "'\n");
+    std::filesystem::permissions(dir / "sacct", std::filesystem::perms::owner_all);
+    if (const char* p = std::getenv("PATH")) old_ = p;
+    ::setenv("PATH", (dir.str() + ":" + old_).c_str(), 1);
+  }
+  ~FakeSacct() { ::setenv("PATH", old_.c_str(), 1); }
+
+ private:
+  std::string old_;
+};
+
+TEST(SlurmTest, ACancelledTaskThatSlurmTimedOutIsATimeoutNamingTheLimit) {
+  TempDir dir;
+  SlurmRun run = make_slurm_run(plan_for({"a", "b"}, {"true"}), dir / "rd", "/t", 2);
+  run.job_id = "4242";
+  write_run_dir(run);
+  // Both tasks say a signal ended them; SLURM says task 1 ran out of time, task 2 was cancelled.
+  for (int index : {1, 2}) {
+    JobResult r;
+    r.outcome = Outcome::kInterrupted;
+    r.message = "cancelled: the task got signal 15 (scancel, or SLURM's time limit)";
+    write_task_status(run, index, {r, "node1"});
+  }
+  FakeSacct sacct(dir, "4242_1|TIMEOUT|0:0\\n4242_2|CANCELLED by 0|0:15");
+  SlurmMonitor monitor(run, 0);
+  monitor.poll();
+  ASSERT_TRUE(monitor.finished());
+  const auto& timed_out = *monitor.results()[0];
+  EXPECT_EQ(timed_out.outcome, Outcome::kTimeout);
+  EXPECT_NE(timed_out.message.find("--time"), std::string::npos) << timed_out.message;
+  EXPECT_EQ(monitor.results()[1]->outcome, Outcome::kInterrupted);
+}
+
+TEST(SlurmTest, ACancelledStatusWaitsWhileSlurmStillHasTheTaskRunning) {
+  TempDir dir;
+  SlurmRun run = make_slurm_run(plan_for({"a"}, {"true"}), dir / "rd", "/t", 1);
+  run.job_id = "4242";
+  write_run_dir(run);
+  JobResult r;
+  r.outcome = Outcome::kInterrupted;
+  write_task_status(run, 1, {r, "node1"});
+  {
+    FakeSacct sacct(dir, "4242_1|COMPLETING|0:0");
+    SlurmMonitor waiting(run, 30);
+    EXPECT_TRUE(waiting.poll().empty());
+    EXPECT_FALSE(waiting.finished());
+    EXPECT_TRUE(waiting.all_ended());
+  }
+  {
+    // Without a settle time (tandem status: one look) it is final at once, as it said.
+    FakeSacct sacct(dir, "4242_1|COMPLETING|0:0");
+    SlurmMonitor once(run, 0);
+    EXPECT_EQ(once.poll().size(), 1u);
+    EXPECT_EQ(once.results()[0]->outcome, Outcome::kInterrupted);
+  }
+}
+
 TEST(SlurmTest, PollIntervalComesFromTheEnvironment) {
   ::unsetenv("TANDEM_SLURM_POLL");
   EXPECT_EQ(slurm_poll_seconds(), 10);

@@ -295,8 +295,9 @@ note "SLURM's own time limit (takes a minute or two)"
 T map --executor slurm --run-dir run6 --grace 1 --slurm-arg=--time=1 --report r6.json \
   --args sleepy9 -- sh -c 'sleep 600 # {}' >tl.out 2>tl.err
 check "time limit: map exits 1" test $? = 1
-check "time limit: the task is a failure, not ok" \
-  test "$(json r6.json "d['subjects'][0]['outcome']")" != ok
+check "time limit: the task is a timeout that names --time" \
+  test "$(json r6.json "d['subjects'][0]['outcome']")" = timeout
+check "time limit: the message says how to give it more time" grep -q -- "--time" tl.err
 no_sleeper600() { ! pgrep -f 'sleep 600' >/dev/null; }
 check "time limit: no job process left" wait_for 15 no_sleeper600
 
