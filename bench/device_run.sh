@@ -64,7 +64,7 @@ step configure 90 configure.log \
 # -k 0: one broken target (another part of the tree) must not stop the others.
 # Only the targets this configuration has (no nifti_clib: no smooth targets): ninja refuses an
 # unknown target outright, which would build nothing at all.
-WANTED="tandem cuda_test svd_test svd_gpu_driver smooth_test smooth_gpu_test smooth_gpu_driver"
+WANTED="tandem cuda_test svd_test svd_gpu_driver svd_pipeline_driver smooth_test smooth_gpu_test smooth_gpu_driver"
 HAVE=$(ninja -C "$BUILD" -t targets all 2>/dev/null | sed 's/:.*//')
 TARGETS=$(for t in $WANTED; do grep -qx "$t" <<<"$HAVE" && echo "$t"; done | tr '\n' ' ')
 echo "targets: $TARGETS"
@@ -82,6 +82,10 @@ fi
 
 if [ -x "$BUILD/bench/svd_gpu_driver" ]; then
   step svd_gpu 200 svd_gpu.log python3 bench/svd_gpu --build "$BUILD" --quick
+fi
+# The CLI's time less the solve: how much of it is the pipeline (read, write, fdatasync).
+if [ -x "$BUILD/bench/svd_pipeline_driver" ]; then
+  step svd_pipeline 40 svd_pipeline.log "$BUILD/bench/svd_pipeline_driver" --reps 5
 fi
 
 # tandem smooth on the GPU: the passes against the CPU bit for bit, the CLI, then CuPy.
@@ -131,6 +135,7 @@ for f in failed[:25]:
 PY
 fi
 [ -f "$OUT/svd_gpu.log" ] && sed -n '/^# svd_gpu/,$p' "$OUT/svd_gpu.log"
+[ -f "$OUT/svd_pipeline.log" ] && cat "$OUT/svd_pipeline.log"
 [ -f "$OUT/smooth_bench.log" ] && tail -n 12 "$OUT/smooth_bench.log"
 [ -f "$OUT/run_concurrency.log" ] && tail -n 12 "$OUT/run_concurrency.log"
 exit 0
