@@ -96,9 +96,9 @@ class Quiet : public tandem::SvdObserver {
 int main(int argc, char** argv) try {
   const Args a = parse(argc, argv);
   const DType dtype = a.f32 ? DType::kFloat32 : DType::kFloat64;
-  const fs::path dir = a.dir.empty() ? fs::temp_directory_path() / ("tandem-pipeline-" +
-                                                                    std::to_string(::getpid()))
-                                     : fs::path(a.dir);
+  const fs::path dir =
+      a.dir.empty() ? fs::temp_directory_path() / ("tandem-pipeline-" + std::to_string(::getpid()))
+                    : fs::path(a.dir);
   fs::create_directories(dir / "in");
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
@@ -127,8 +127,7 @@ int main(int argc, char** argv) try {
     Quiet quiet;
     const auto t0 = std::chrono::steady_clock::now();
     const tandem::SvdRunStats st = tandem::run_svd_pipeline(sources, backend, {}, quiet);
-    seconds.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (st.done != a.batch) throw tandem::Error("the pipeline lost matrices");
   }
   if (a.dir.empty()) fs::remove_all(dir);
