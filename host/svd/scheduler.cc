@@ -95,7 +95,9 @@ class Pipeline {
     std::vector<Planned> plan = prescan();
     observer_.on_start(total_);
     budget_ = std::make_unique<ByteBudget>(budget_cap(plan));
-    pool_ = std::make_unique<BufferPool>(static_cast<std::size_t>(budget_cap(plan)));
+    // Idle buffers come on top of the budget's bytes in flight: half of it keeps a whole GPU
+    // batch (or every CPU worker's matrix) for reuse, and peak memory within 1.5 budgets.
+    pool_ = std::make_unique<BufferPool>(static_cast<std::size_t>(budget_cap(plan) / 2));
     batch_limit_ = batch_limit(plan);
     writers_ = writer_threads();
     std::vector<std::thread> writers;
