@@ -177,13 +177,15 @@ std::vector<int> GpuWorker::solve_typed(const SvdTask* tasks, int count, Route r
   route_solve<T>(route, solver_, workspace_, st, args);
   stage_out<T>(g, route, args);
   if (check) {
-    if (!check_blas_) check_blas_ = std::make_unique<BlasHandle>(st);
+    // One cuBLAS handle per worker for the Gram route and the check alike: each handle keeps
+    // a workspace of its own on the device, which chunk planning does not count.
+    if (!workspace_.blas) workspace_.blas = std::make_unique<BlasHandle>(st);
     const SvdShape shape = tasks[0].shape;
     check_scratch_.reserve(check_scratch_bytes(shape, opt, tasks[0].dtype, count) / sizeof(double),
                            st);
     check_out_.reserve(std::size_t(count) * kCheckValues, st);
     staging_check_.reserve(std::size_t(count) * kCheckValues);
-    check_chunk<T>(*check_blas_, shape, opt, count, reinterpret_cast<const T*>(check_a_.data()),
+    check_chunk<T>(*workspace_.blas, shape, opt, count, reinterpret_cast<const T*>(check_a_.data()),
                    typed<T>(out_u_), args.s, typed<T>(out_vh_), check_scratch_.data(),
                    check_out_.data(), st);
     TANDEM_CUDA_TRY(cudaMemcpyAsync(staging_check_.data(), check_out_.data(),

@@ -81,11 +81,10 @@ class GpuWorker {
   PinnedBuffer<char> staging_in_, staging_out_;
   PinnedBuffer<int> staging_status_;
   // --check on the device: a pristine copy of the inputs (solvers destroy W), float64 scratch,
-  // the metrics, their pinned copy, and a cuBLAS handle on the worker's stream.
+  // the metrics and their pinned copy (its GEMMs use workspace_.blas).
   DeviceBuffer<char> check_a_;
   DeviceBuffer<double> check_scratch_, check_out_;
   PinnedBuffer<double> staging_check_;
-  std::unique_ptr<BlasHandle> check_blas_;
 };
 
 /// Estimated device bytes of a chunk of `count` items (buffers plus a workspace allowance).

@@ -59,7 +59,7 @@ struct Workspace {
   DeviceBuffer<char> device;         ///< solver workspace, on the worker's stream
   std::vector<char> host;            ///< host scratch some 64-bit API routines ask for
   DeviceBuffer<char> scratch;        ///< the Gram route's float64 matrices
-  std::unique_ptr<BlasHandle> blas;  ///< made by the Gram route on first use
+  std::unique_ptr<BlasHandle> blas;  ///< made by the Gram route or --check on first use
   /// Made by the first gesvdj call and reused: large matrices take gesvdj one at a time.
   std::unique_ptr<JacobiParams> jacobi;
   const JacobiParams& jacobi_params() {
