@@ -304,8 +304,8 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
   detail::run_concurrently(active, loop);
 }
 
-// Takes one item from the GPU's first answer to its final result: canonical signs and check on
-// success, else the next exact route, finally the CPU. Never throws.
+// Takes one item from the GPU's first answer to its final result: the check on success, else
+// the next exact route, finally the CPU. Never throws.
 void CudaBackend::finish_item(GpuWorker& worker, const SvdTask& task, const SvdOptions& opt,
                               Route route, int status, std::string error,
                               const CheckMetrics* device_check, ItemResult& result) {
@@ -322,19 +322,11 @@ void CudaBackend::finish_item(GpuWorker& worker, const SvdTask& task, const SvdO
         return;
       }
       if (status == 0 && error.empty()) {
-        if (vectors && opt.canonical_signs) {
-          if (task.dtype == DType::kFloat64) {
-            canonicalize_signs(task.shape, opt, static_cast<double*>(task.u),
-                               static_cast<double*>(task.vh));
-          } else {
-            canonicalize_signs(task.shape, opt, static_cast<float*>(task.u),
-                               static_cast<float*>(task.vh));
-          }
-        }
+        // --canonical-signs was applied on the device (GpuWorker::stage_out), before the copy.
         // Xgesvdp can miss LAPACK's accuracy (rank-deficient, ill-conditioned, float32), so a
         // polar result is always checked, whether or not the user asked for --check; that gate
         // stays on the host. --check's own metrics come from the device when it computed them
-        // (sign flips above change neither metric).
+        // (sign flips change neither metric).
         const bool verify = vectors && (opt.check || route == Route::kPolar);
         if (verify) {
           result.check = device_check != nullptr && route != Route::kPolar

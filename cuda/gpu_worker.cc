@@ -175,7 +175,7 @@ std::vector<int> GpuWorker::solve_typed(const SvdTask* tasks, int count, Route r
         cudaMemcpyAsync(check_a_.data(), in_.data(), in_bytes, cudaMemcpyDeviceToDevice, st));
   }
   route_solve<T>(route, solver_, workspace_, st, args);
-  stage_out<T>(g, route, args);
+  stage_out<T>(g, route, args, opt.canonical_signs);
   if (check) {
     // One cuBLAS handle per worker for the Gram route and the check alike: each handle keeps
     // a workspace of its own on the device, which chunk planning does not count.
@@ -223,7 +223,8 @@ T* GpuWorker::stage_in(const SvdTask* tasks, int count, const Geometry& g) {
 
 // Rearranges the solver's outputs into numpy's row-major U, S, Vh and queues them home.
 template <typename T>
-void GpuWorker::stage_out(const Geometry& g, Route route, const SolveArgs<T>& args) {
+void GpuWorker::stage_out(const Geometry& g, Route route, const SolveArgs<T>& args,
+                          bool canonical) {
   const ItemSizes z = item_sizes(g);
   const cudaStream_t st = stream_.get();
   const int count = args.count;
@@ -241,6 +242,11 @@ void GpuWorker::stage_out(const Geometry& g, Route route, const SolveArgs<T>& ar
     std::swap(src_vh.row_stride, src_vh.col_stride);  // numpy's Vh is the transpose
     copy_2d<T>(src_u, View<T>{typed<T>(out_u_), g.uc, 1, z.out_u}, g.m, g.uc, count, st);
     copy_2d<T>(src_vh, View<T>{typed<T>(out_vh_), g.n, 1, z.out_vh}, g.vr, g.n, count, st);
+    // --canonical-signs where the vectors already are, before they are copied out.
+    if (canonical) {
+      canonicalize_signs_gpu<T>(typed<T>(out_u_), typed<T>(out_vh_), g.m, g.uc, g.n, g.vr, g.k,
+                                z.out_u, z.out_vh, count, st);
+    }
     flag_nonfinite<T>(typed<T>(out_u_), z.out_u, count, bad_out, st);
     flag_nonfinite<T>(typed<T>(out_vh_), z.out_vh, count, bad_out, st);
     TANDEM_CUDA_TRY(cudaMemcpyAsync(h_u, out_u_.data(), count * z.out_u * sizeof(T),

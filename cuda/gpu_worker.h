@@ -68,7 +68,7 @@ class GpuWorker {
   template <typename T>
   T* stage_in(const SvdTask* tasks, int count, const Geometry& g);
   template <typename T>
-  void stage_out(const Geometry& g, Route route, const SolveArgs<T>& args);
+  void stage_out(const Geometry& g, Route route, const SolveArgs<T>& args, bool canonical);
   template <typename T>
   std::vector<int> deliver(const SvdTask* tasks, int count, const Geometry& g);
 

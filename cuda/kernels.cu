@@ -47,6 +47,55 @@ __global__ void copy_2d_kernel(View<const T> src, View<T> dst, int64_t rows, int
   }
 }
 
+// One block per line (a column of U, or a row j >= k of Vh) of matrix blockIdx.y. The block
+// finds the line's first entry of largest magnitude (the host's scan keeps the first of equal
+// magnitudes and never picks a NaN; so does this reduction), and negates the line (and, for a
+// column j < k of U, row j of Vh) when that entry is negative.
+template <typename T>
+__global__ void canonical_signs_kernel(T* u, T* vh, int64_t m, int64_t uc, int64_t n, int64_t k,
+                                       int64_t u_stride, int64_t vh_stride) {
+  __shared__ T best_value[kThreads];
+  __shared__ int64_t best_index[kThreads];
+  T* um = u + static_cast<int64_t>(blockIdx.y) * u_stride;
+  T* vm = vh + static_cast<int64_t>(blockIdx.y) * vh_stride;
+  const int64_t line = blockIdx.x;
+  const bool of_u = line < uc;
+  const int64_t j = of_u ? line : k + (line - uc);
+  T* p = of_u ? um + j : vm + j * n;  // entry i at p[i * step]
+  const int64_t len = of_u ? m : n, step = of_u ? uc : 1;
+  // "a beats b": larger magnitude, or equal magnitude and earlier. A NaN beats nothing, and
+  // nothing beats a NaN's slot unless it was empty (index len), which a NaN never fills.
+  T v = T(0);
+  int64_t at = len;
+  for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
+    const T c = p[i * step];
+    if (fabs(c) > fabs(v) || (fabs(c) == fabs(v) && c != T(0) && i < at)) {
+      v = c;
+      at = i;
+    }
+  }
+  best_value[threadIdx.x] = v;
+  best_index[threadIdx.x] = at;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) {
+      const T c = best_value[threadIdx.x + half];
+      const int64_t ci = best_index[threadIdx.x + half];
+      const T b = best_value[threadIdx.x];
+      if (fabs(c) > fabs(b) || (fabs(c) == fabs(b) && ci < best_index[threadIdx.x])) {
+        best_value[threadIdx.x] = c;
+        best_index[threadIdx.x] = ci;
+      }
+    }
+    __syncthreads();
+  }
+  if (!(best_value[0] < T(0))) return;
+  for (int64_t i = threadIdx.x; i < len; i += blockDim.x) p[i * step] = -p[i * step];
+  if (of_u && j < k) {
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) vm[j * n + i] = -vm[j * n + i];
+  }
+}
+
 // gridDim.y is limited to 65535, so launches go in slices of at most this many matrices.
 constexpr int kMaxGridY = 65535;
 
@@ -101,6 +150,20 @@ void copy_2d(View<const T> src, View<T> dst, int64_t rows, int64_t cols, int cou
   }
 }
 
+template <typename T>
+void canonicalize_signs_gpu(T* u, T* vh, int64_t m, int64_t uc, int64_t n, int64_t vr, int64_t k,
+                            int64_t u_stride, int64_t vh_stride, int count, cudaStream_t stream) {
+  const int64_t lines = uc + std::max<int64_t>(0, vr - k);
+  if (count <= 0 || lines <= 0) return;
+  for (int first = 0; first < count; first += kMaxGridY) {
+    const int nb = std::min(kMaxGridY, count - first);
+    const dim3 grid(static_cast<unsigned>(lines), static_cast<unsigned>(nb));
+    canonical_signs_kernel<T><<<grid, kThreads, 0, stream>>>(
+        u + first * u_stride, vh + first * vh_stride, m, uc, n, k, u_stride, vh_stride);
+    TANDEM_CUDA_TRY(cudaGetLastError());
+  }
+}
+
 template void scan_and_zero_nonfinite<float>(float*, int64_t, int, int*, cudaStream_t);
 template void scan_and_zero_nonfinite<double>(double*, int64_t, int, int*, cudaStream_t);
 template void flag_nonfinite<float>(const float*, int64_t, int, int*, cudaStream_t);
@@ -108,5 +171,10 @@ template void flag_nonfinite<double>(const double*, int64_t, int, int*, cudaStre
 template void copy_2d<float>(View<const float>, View<float>, int64_t, int64_t, int, cudaStream_t);
 template void copy_2d<double>(View<const double>, View<double>, int64_t, int64_t, int,
                               cudaStream_t);
+
+template void canonicalize_signs_gpu<float>(float*, float*, int64_t, int64_t, int64_t, int64_t,
+                                            int64_t, int64_t, int64_t, int, cudaStream_t);
+template void canonicalize_signs_gpu<double>(double*, double*, int64_t, int64_t, int64_t, int64_t,
+                                             int64_t, int64_t, int64_t, int, cudaStream_t);
 
 }  // namespace tandem::cuda

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Small device kernels around the solvers: the NaN/Inf scan and strided copies that turn
-// cuSOLVER's column-major outputs into numpy's row-major layout. All launch on `stream`.
+// Small device kernels around the solvers: the NaN/Inf scan, strided copies that turn
+// cuSOLVER's column-major outputs into numpy's row-major layout, and sign canonicalisation.
+// All launch on `stream`.
 
 #include <cuda_runtime.h>
 
@@ -34,5 +35,13 @@ struct View {
 template <typename T>
 void copy_2d(View<const T> src, View<T> dst, int64_t rows, int64_t cols, int count,
              cudaStream_t stream);
+
+/// sklearn's svd_flip on the device, exactly as host/svd/check.h's canonicalize_signs: in each
+/// of `count` row-major pairs U (m×uc, stride u_stride) and Vh (vr×n, stride vh_stride), column
+/// j of U is negated (and row j of Vh with it when j < k) when its first largest-magnitude
+/// entry is negative; rows j ≥ k of Vh are each made positive the same way on their own.
+template <typename T>
+void canonicalize_signs_gpu(T* u, T* vh, int64_t m, int64_t uc, int64_t n, int64_t vr, int64_t k,
+                            int64_t u_stride, int64_t vh_stride, int count, cudaStream_t stream);
 
 }  // namespace tandem::cuda

@@ -89,6 +89,49 @@ TEST(CudaOptionsTest, ValuesOnlyMatchesFullDecomposition) {
   }
 }
 
+// The device applies exactly the host's rule: the host's canonicalize_signs, run again on the
+// device's output, changes no bit (the canonical form is a fixed point), on every route and
+// shape, full and economy, with extra columns of U and rows of Vh, and with ties in magnitude
+// (a Hadamard matrix: every singular vector entry is ±1/2).
+TEST(CudaOptionsTest, CanonicalSignsOnTheDeviceAreTheHostRule) {
+  TANDEM_REQUIRE_DEVICE();
+  struct Case {
+    int64_t m, n;
+    bool hadamard;
+  };
+  const Case cases[] = {{7, 5, false},    {5, 7, false},    {40, 40, false}, {33, 20, false},
+                        {300, 60, false}, {20, 300, false}, {4, 4, true}};
+  for (const Case& c : cases) {
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      for (bool full : {true, false}) {
+        SCOPED_TRACE(std::to_string(c.m) + "x" + std::to_string(c.n) +
+                     (full ? " full " : " econ ") +
+                     (dtype == DType::kFloat64 ? "float64" : "float32"));
+        SvdOptions opt;
+        opt.canonical_signs = true;
+        opt.full_matrices = full;
+        std::vector<double> a = testing::uniform(c.m, c.n, 11);
+        if (c.hadamard) a = {1, 1, 1, 1, 1, -1, 1, -1, 1, 1, -1, -1, 1, -1, -1, 1};
+        OwnedTask g(dtype, c.m, c.n, opt, a);
+        const ItemResult r = gpu_backend()->svd({g.task}, opt)[0];
+        ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+        EXPECT_LT(compute_check(g.task, opt).residual_ratio, 35.0) << r.route;
+        if (dtype == DType::kFloat64) {
+          std::vector<double> u = g.u64, vh = g.vh64;
+          canonicalize_signs(g.task.shape, opt, u.data(), vh.data());
+          EXPECT_EQ(u, g.u64) << r.route;
+          EXPECT_EQ(vh, g.vh64) << r.route;
+        } else {
+          std::vector<float> u = g.u32, vh = g.vh32;
+          canonicalize_signs(g.task.shape, opt, u.data(), vh.data());
+          EXPECT_EQ(u, g.u32) << r.route;
+          EXPECT_EQ(vh, g.vh32) << r.route;
+        }
+      }
+    }
+  }
+}
+
 TEST(CudaOptionsTest, CanonicalSignsMatchCpuBackendColumns) {
   TANDEM_REQUIRE_DEVICE();
   SvdOptions opt;
