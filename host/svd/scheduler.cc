@@ -263,8 +263,10 @@ class Pipeline {
         while (!pending->empty() && !budget_->try_acquire_for(item.bytes, kBudgetPoll)) {
           if (queue_.waiting() > 0) flush();
         }
-        if (pending->empty()) budget_->acquire(item.bytes);
-        if (pending->empty()) since = std::chrono::steady_clock::now();
+        if (pending->empty()) {
+          budget_->acquire(item.bytes);
+          since = std::chrono::steady_clock::now();
+        }
         item.a.resize(sz.a);
         try {
           stack->read(i, item.a.data());
