@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "driver_args.h"
 #include "smooth/gaussian_kernel.h"
 #include "smooth_gpu.h"
 
@@ -27,25 +28,23 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (i + 1 >= argc) throw tandem::UsageError(k + " needs a value");
-    const std::string v = argv[++i];
+  tandem::bench::for_each_option(argc, argv, [&a](const std::string& k, auto value) {
     if (k == "--shape") {
       a.shape.clear();
-      std::stringstream ss(v);
+      std::stringstream ss(value());
       for (std::string part; std::getline(ss, part, ',');) a.shape.push_back(std::stoll(part));
       if (a.shape.size() != 4) throw tandem::UsageError("--shape: give NX,NY,NZ,NT");
     } else if (k == "--voxel") {
-      a.voxel_mm = std::stod(v);
+      a.voxel_mm = std::stod(value());
     } else if (k == "--fwhm") {
-      a.fwhm_mm = std::stod(v);
+      a.fwhm_mm = std::stod(value());
     } else if (k == "--repeats") {
-      a.repeats = std::stoi(v);
+      a.repeats = std::stoi(value());
     } else {
-      throw tandem::UsageError("unknown argument " + k);
+      return false;
     }
-  }
+    return true;
+  });
   return a;
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cuda_backend.h"
+#include "driver_args.h"
 #include "svd/check.h"
 #include "svd/cpu_backend.h"
 
@@ -29,30 +30,25 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw tandem::UsageError(k + " needs a value");
-      return argv[++i];
-    };
+  tandem::bench::for_each_option(argc, argv, [&a](const std::string& k, auto value) {
     if (k == "--batch")
-      a.batch = std::stoi(next());
+      a.batch = std::stoi(value());
     else if (k == "--m")
-      a.m = std::stoi(next());
+      a.m = std::stoi(value());
     else if (k == "--n")
-      a.n = std::stoi(next());
+      a.n = std::stoi(value());
     else if (k == "--reps")
-      a.reps = std::stoi(next());
+      a.reps = std::stoi(value());
     else if (k == "--warmup")
-      a.warmup = std::stoi(next());
+      a.warmup = std::stoi(value());
     else if (k == "--check")
-      a.check = std::stoi(next());
+      a.check = std::stoi(value());
     else if (k == "--streams")
-      a.streams = std::stoi(next());
+      a.streams = std::stoi(value());
     else if (k == "--dtype")
-      a.f32 = next() == "f32";
+      a.f32 = value() == "f32";
     else if (k == "--algorithm")
-      a.algorithm = next();
+      a.algorithm = value();
     else if (k == "--economy")
       a.economy = true;
     else if (k == "--values-only")
@@ -62,10 +58,11 @@ Args parse(int argc, char** argv) {
     else if (k == "--spin")
       a.spin = true;
     else if (k == "--chunk")
-      a.chunk = std::stoi(next());
+      a.chunk = std::stoi(value());
     else
-      throw tandem::UsageError("unknown argument " + k);
-  }
+      return false;
+    return true;
+  });
   return a;
 }
 

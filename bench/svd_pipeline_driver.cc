@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "driver_args.h"
 #include "io/npy.h"
 #include "svd/scheduler.h"
 
@@ -36,29 +37,25 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw tandem::UsageError(k + " needs a value");
-      return argv[++i];
-    };
+  tandem::bench::for_each_option(argc, argv, [&a](const std::string& k, auto value) {
     if (k == "--batch")
-      a.batch = std::stoi(next());
+      a.batch = std::stoi(value());
     else if (k == "--m")
-      a.m = std::stoi(next());
+      a.m = std::stoi(value());
     else if (k == "--n")
-      a.n = std::stoi(next());
+      a.n = std::stoi(value());
     else if (k == "--reps")
-      a.reps = std::stoi(next());
+      a.reps = std::stoi(value());
     else if (k == "--dtype")
-      a.f32 = next() == "f32";
+      a.f32 = value() == "f32";
     else if (k == "--dir")
-      a.dir = next();
+      a.dir = value();
     else if (k == "--cpu-like")
       a.cpu_like = true;
     else
-      throw tandem::UsageError("unknown option " + k);
-  }
+      return false;
+    return true;
+  });
   return a;
 }
 
