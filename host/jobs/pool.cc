@@ -34,7 +34,6 @@ using Clock = std::chrono::steady_clock;
 // The longest sleep of the wait loop: bounds how late SIGINT/SIGTERM/SIGHUP is noticed when it
 // arrives just before the sleep or is handled by another thread (neither wakes the poll).
 constexpr double kMaxWait = 0.2;
-constexpr double kMaxRetryDelay = 60;
 // How often a job waiting for cores from a shared budget checks whether it got them.
 constexpr double kBudgetPoll = 0.01;
 
@@ -322,8 +321,7 @@ class PoolRun {
     }
     discard_outputs(jobs_[a.job].outputs, options_.keep_failed && !retryable);
     if (retryable) {
-      double delay =
-          std::min(kMaxRetryDelay, options_.retry_delay * std::pow(2.0, result.attempts - 1));
+      const double delay = retry_delay_seconds(options_.retry_delay, result.attempts - 1);
       retries_.emplace(after(now, delay), a.job);
       observer_->job_retrying(result, delay);
       return;
@@ -542,6 +540,11 @@ const char* outcome_name(Outcome outcome) {
 }
 
 bool is_failure(Outcome outcome) { return outcome != Outcome::kOk && outcome != Outcome::kSkipped; }
+
+double retry_delay_seconds(double first_delay, int retry) {
+  constexpr double kMaxRetryDelay = 60;
+  return std::min(kMaxRetryDelay, first_delay * std::pow(2.0, retry));
+}
 
 HaltPolicy parse_halt(const std::string& text) {
   HaltPolicy policy;

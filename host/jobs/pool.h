@@ -111,6 +111,10 @@ struct HaltPolicy {
 /// Parses the --halt value; throws UsageError.
 HaltPolicy parse_halt(const std::string& text);
 
+/// Seconds to wait before retry number `retry` (0 for the first): `first_delay` doubled for each
+/// further retry, at most 60 s.
+double retry_delay_seconds(double first_delay, int retry);
+
 /// Settings of one Pool run.
 struct PoolOptions {
   /// Jobs running at once (>= 1).

@@ -29,7 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 // Beyond the jobs' own limits: sbatch's --time also covers tandem's start and the output checks.
 constexpr double kTimeMarginSeconds = 300;
-constexpr double kMaxRetryDelay = 60;
 // After scancel, beyond --grace: tandem's start, the status file, SLURM's bookkeeping.
 constexpr double kCancelWaitSeconds = 15;
 // How long a task whose job died of a signal waits for SLURM's signal to itself: 100 x 10 ms.
@@ -152,7 +151,7 @@ std::string slurm_time_limit(const PoolOptions& pool) {
   if (pool.timeout <= 0) return "";
   double seconds = (pool.timeout + pool.grace) * (pool.retries + 1) + kTimeMarginSeconds;
   for (int k = 0; k < pool.retries; ++k) {
-    seconds += std::min(kMaxRetryDelay, pool.retry_delay * std::pow(2.0, k));
+    seconds += retry_delay_seconds(pool.retry_delay, k);
   }
   return std::to_string(static_cast<long long>(std::ceil(seconds / 60)));
 }
