@@ -125,6 +125,9 @@ ElemType parse_elem_type(const std::string& descr, const std::string& where) {
     t.kind = kind == 'i' ? ElemKind::kSigned : ElemKind::kUnsigned;
   } else if (kind == 'b' && t.size == 1) {
     t.kind = ElemKind::kBool;
+  } else if (kind == 'f' && (t.size == 12 || t.size == 16)) {
+    // '<f16' reads as float16 to most users; it is numpy's np.longdouble.
+    throw InputError(where, "", bad + " (long double; convert with .astype(np.float64))");
   } else {
     throw InputError(where, "", bad + unsupported_kind(kind));
   }

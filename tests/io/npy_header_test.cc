@@ -66,7 +66,7 @@ TEST(NpyHeaderTest, KeepsStructuredDescrVerbatim) {
 
 TEST(NpyHeaderTest, RejectsBadMagic) {
   EXPECT_EQ(header_error("PK\x03\x04 not numpy at all"), "not a .npy file (bad magic)");
-  EXPECT_EQ(header_error(""), "not a .npy file (bad magic)");
+  EXPECT_EQ(header_error(""), "empty file (0 bytes), not a .npy file");
   EXPECT_EQ(header_error(std::string("\x93NUMPX\x01\x00", 8)), "not a .npy file (bad magic)");
 }
 

@@ -230,7 +230,7 @@ TEST(NpyTest, RejectsBadMagicAndEmptyFile) {
   write_bytes(tmp.path("a.npy"), "hello, this is text");
   EXPECT_EQ(reason_of_open(tmp.path("a.npy")), "not a .npy file (bad magic)");
   write_bytes(tmp.path("b.npy"), "");
-  EXPECT_EQ(reason_of_open(tmp.path("b.npy")), "not a .npy file (bad magic)");
+  EXPECT_EQ(reason_of_open(tmp.path("b.npy")), "empty file (0 bytes), not a .npy file");
 }
 
 TEST(NpyTest, RejectsTruncatedData) {
@@ -270,7 +270,7 @@ TEST(NpyTest, RejectsUnsupportedDtypes) {
       {"<U5", "unsupported dtype '<U5' (string)"},
       {"|S3", "unsupported dtype '|S3' (string)"},
       {"<M8[ns]", "unsupported dtype '<M8[ns]' (datetime)"},
-      {"<f16", "unsupported dtype '<f16'"},
+      {"<f16", "unsupported dtype '<f16' (long double; convert with .astype(np.float64))"},
       {"|V8", "unsupported dtype '|V8' (void/structured)"}};
   for (const auto& [descr, reason] : cases) {
     write_bytes(tmp.path("d.npy"),
