@@ -111,6 +111,24 @@ std::vector<std::string> glob_paths(const std::string& pattern) {
   return out;
 }
 
+// An archive member's name as one file name inside the archive's output folder: np.savez takes
+// any key, and one such as "../x" or "a/b" must not place an output outside -o.
+std::string member_file_stem(const std::string& member) {
+  std::string name = member;
+  std::replace(name.begin(), name.end(), '/', '_');
+  std::replace(name.begin(), name.end(), '\\', '_');
+  if (name.empty() || name[0] == '.') name.insert(0, "_");
+  return name;
+}
+
+// The same file however it is named ("a.npy", "./a.npy", a link to it), for spotting an input
+// given twice and an output that would overwrite an input.
+std::string file_identity(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  return ec ? path : p.string();
+}
+
 bool is_matrix_file(const fs::path& p) {
   return p.extension() == ".npy" || p.extension() == ".npz";
 }
@@ -138,12 +156,21 @@ void add_file(const std::string& path, const std::string& outdir, std::vector<Sv
     out.push_back(std::move(s));
     return;
   }
+  if (members.empty()) {  // np.savez() with no arrays: say so rather than skip it unseen
+    SvdSource s;
+    s.label = path;
+    s.path = path;
+    s.error = "the archive holds no arrays";
+    out.push_back(std::move(s));
+    return;
+  }
   for (const std::string& m : members) {
     SvdSource s;
     s.label = path + ":" + m;
     s.path = path;
     s.member = m;
-    s.output = outdir.empty() ? "" : (fs::path(outdir) / stem / (m + ".npz")).string();
+    s.output =
+        outdir.empty() ? "" : (fs::path(outdir) / stem / (member_file_stem(m) + ".npz")).string();
     out.push_back(std::move(s));
   }
 }
@@ -226,6 +253,11 @@ ShardSelection select_shard(std::vector<SvdSource> sources, const Shard& shard) 
 std::vector<SvdSource> expand_inputs(const std::vector<std::string>& inputs,
                                      const std::string& outdir) {
   std::vector<SvdSource> out;
+  // A file named twice (overlapping globs, "a.npy ./a.npy") is one input.
+  std::map<std::string, std::string> input_files;  // identity → path as given
+  auto add_once = [&](const std::string& f) {
+    if (input_files.emplace(file_identity(f), f).second) add_file(f, outdir, out);
+  };
   for (const std::string& in : inputs) {
     std::error_code ec;
     if (fs::is_directory(in, ec)) {
@@ -235,18 +267,24 @@ std::vector<SvdSource> expand_inputs(const std::vector<std::string>& inputs,
       }
       std::sort(files.begin(), files.end());
       if (files.empty()) throw UsageError(in + ": directory holds no .npy or .npz file");
-      for (const auto& f : files) add_file(f, outdir, out);
+      for (const auto& f : files) add_once(f);
     } else if (!fs::exists(in, ec) && has_glob_chars(in)) {
       std::vector<std::string> files = glob_paths(in);
       if (files.empty()) throw UsageError(in + ": no file matches this pattern");
-      for (const auto& f : files) add_file(f, outdir, out);
+      for (const auto& f : files) add_once(f);
     } else {
-      add_file(in, outdir, out);
+      add_once(in);
     }
   }
   std::map<std::string, std::string> seen;
   for (const SvdSource& s : out) {
     if (s.output.empty()) continue;
+    auto input = input_files.find(file_identity(s.output));
+    if (input != input_files.end()) {
+      throw UsageError("the output for " + s.label + ", " + s.output +
+                       ", would overwrite the input " + input->second +
+                       "; give -o a directory that holds no inputs");
+    }
     auto [it, fresh] = seen.emplace(s.output, s.label);
     if (!fresh) {
       throw UsageError("inputs " + it->second + " and " + s.label + " would both write " +

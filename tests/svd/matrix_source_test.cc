@@ -115,6 +115,15 @@ TEST(ExpandInputsTest, CorruptArchiveIsAFailingSourceNotAnAbort) {
   EXPECT_THROW(s[0].open(), InputError);
 }
 
+TEST(ExpandInputsTest, ArchiveWithNoArraysIsAFailingSource) {
+  TempDir d;
+  io::write_npz(d / "nothing.npz", {}, {});
+  std::vector<SvdSource> s = expand_inputs({d / "nothing.npz"}, "out");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].error, "the archive holds no arrays");
+  EXPECT_THROW(s[0].open(), InputError);
+}
+
 TEST(ExpandInputsTest, TwoInputsWritingOneOutputIsAUsageError) {
   TempDir d;
   fs::create_directories(d / "x");
@@ -122,6 +131,48 @@ TEST(ExpandInputsTest, TwoInputsWritingOneOutputIsAUsageError) {
   write_matrix(d / "x/m.npy", 2, 2);
   write_matrix(d / "y/m.npy", 2, 2);
   EXPECT_THROW(expand_inputs({d / "x/m.npy", d / "y/m.npy"}, "out"), UsageError);
+}
+
+TEST(ExpandInputsTest, OutputOverwritingAnInputIsAUsageError) {
+  TempDir d;
+  write_matrix(d / "sub01.npy", 2, 2);
+  std::vector<double> a(4, 1.0);
+  io::write_npz(d / "sub01.npz", {{"run1", DType::kFloat64, {2, 2}}}, {a.data()});
+  try {
+    expand_inputs({d.str()}, d.str());
+    FAIL() << "sub01.npy's output is the input sub01.npz";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("would overwrite the input"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ExpandInputsTest, OneFileNamedTwiceIsOneInput) {
+  TempDir d;
+  write_matrix(d / "a.npy", 2, 2);
+  const std::string dotted = (fs::path(d.str()) / "." / "a.npy").string();
+  std::vector<SvdSource> s = expand_inputs({d / "a.npy", dotted, d / "*.npy"}, "out");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].output, "out/a.npz");
+}
+
+TEST(ExpandInputsTest, ArchiveMemberNamesStayInsideTheOutputFolder) {
+  TempDir d;
+  std::vector<double> a(4, 1.0);
+  io::write_npz(d / "w.npz",
+                {{"../../escaped", DType::kFloat64, {2, 2}},
+                 {"a/b", DType::kFloat64, {2, 2}},
+                 {".hidden", DType::kFloat64, {2, 2}}},
+                {a.data(), a.data(), a.data()});
+  std::vector<SvdSource> s = expand_inputs({d / "w.npz"}, "out");
+  ASSERT_EQ(s.size(), 3u);
+  for (const SvdSource& src : s) {
+    EXPECT_EQ(fs::path(src.output).parent_path(), fs::path("out/w")) << src.output;
+    EXPECT_NE(fs::path(src.output).filename().string()[0], '.') << src.output;
+  }
+  EXPECT_EQ(s[0].output, "out/w/_.._.._escaped.npz");
+  EXPECT_EQ(s[1].output, "out/w/a_b.npz");
+  EXPECT_EQ(s[0].member, "../../escaped");  // read under its own name
 }
 
 // a.npy, set.npz (members x and y), c.npy and a missing d.npy: four input files.
