@@ -16,6 +16,7 @@
 #include "core/progress.h"
 #include "core/report.h"
 #include "core/shard.h"
+#include "jobs/resources.h"
 #include "svd/scheduler.h"
 #include "svd/serial_baseline.h"
 #include "svd_output.h"
@@ -79,10 +80,20 @@ int run_svd(const SvdArgs& a) {
   run.svd.canonical_signs = a.canonical_signs;
   run.svd.algorithm = parse_algorithm(a.algorithm);
   run.resume = a.resume;
+  run.memory_bytes = jobs::memory_available();
   std::optional<Shard> shard;
   if (a.shard_given) shard = parse_shard(a.shard);
   std::vector<SvdSource> sources = expand_inputs(a.inputs, a.outdir);
-  if (!a.random.empty()) sources.push_back(random_source(parse_random_spec(a.random), a.outdir));
+  if (!a.random.empty()) {
+    SvdSource random = random_source(parse_random_spec(a.random), a.outdir);
+    for (const SvdSource& s : sources) {
+      if (!random.output.empty() && s.output == random.output) {
+        throw UsageError("--random writes " + random.output + ", as does the input " + s.label +
+                         "; run them into different -o directories");
+      }
+    }
+    sources.push_back(std::move(random));
+  }
   std::string scope;  // "shard K/N: X of Y input files: " in the summary
   if (shard) {
     ShardSelection part = select_shard(std::move(sources), *shard);

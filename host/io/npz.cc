@@ -33,16 +33,15 @@ const ZipEntry* find_member(const ZipArchive& zip, const std::string& member) {
   return e ? e : zip.find(member);
 }
 
-// The npy header of a member, and whether its declared data fits the member's size.
-bool member_consistent(const ZipArchive& zip, const ZipEntry& e, const std::string& where) {
+NpyHeader member_header(const ZipArchive& zip, const ZipEntry& e, const std::string& where) {
   const uint64_t start = zip.data_offset(e, where);
-  NpyHeader h;
-  if (e.method == kZipStored) {
-    h = parse_npy_header(zip.file()->data() + start, e.usize, where);
-  } else {
-    Inflater in(zip.file(), start, e.csize, where);
-    h = inflate_npy_header(in, where);
-  }
+  if (e.method == kZipStored) return parse_npy_header(zip.file()->data() + start, e.usize, where);
+  Inflater in(zip.file(), start, e.csize, where);
+  return inflate_npy_header(in, where);
+}
+
+// Whether a member's declared data fits the member's size.
+bool member_consistent(const ZipEntry& e, const NpyHeader& h) {
   uint64_t bytes = descr_itemsize(h.descr);
   for (int64_t d : h.shape) bytes *= static_cast<uint64_t>(d);
   return bytes == 0 || h.data_offset + bytes <= e.usize;
@@ -135,11 +134,24 @@ void write_npz(const std::string& path, const std::vector<NpzArraySpec>& specs,
 }
 
 bool npz_is_complete(const std::string& path, const std::vector<std::string>& names) {
+  std::vector<NpzArraySpec> specs;
+  for (const auto& name : names) specs.push_back({name, DType::kFloat64, {}});
+  return npz_is_complete(path, specs, false);
+}
+
+bool npz_is_complete(const std::string& path, const std::vector<NpzArraySpec>& arrays,
+                     bool check_layout) {
   try {
     ZipArchive zip(path);
-    for (const auto& name : names) {
-      const ZipEntry* e = find_member(zip, name);
-      if (!e || !member_consistent(zip, *e, path + ":" + name)) return false;
+    for (const auto& spec : arrays) {
+      const ZipEntry* e = find_member(zip, spec.name);
+      if (!e) return false;
+      const NpyHeader h = member_header(zip, *e, path + ":" + spec.name);
+      if (!member_consistent(*e, h)) return false;
+      if (check_layout &&
+          (h.shape != spec.shape || h.fortran_order || h.descr != dtype_descr(spec.dtype))) {
+        return false;
+      }
     }
     return true;
   } catch (const Error&) {

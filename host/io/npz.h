@@ -65,4 +65,10 @@ void write_npz(const std::string& path, const std::vector<NpzArraySpec>& specs,
 /// --resume: only a whole, renamed output counts as done).
 bool npz_is_complete(const std::string& path, const std::vector<std::string>& names);
 
+/// As above for the arrays' names; with `check_layout`, each array must also have exactly the
+/// spec's shape and dtype (little-endian, C order), so that an output made with other options
+/// (e.g. economy instead of full U and Vh) does not count as done.
+bool npz_is_complete(const std::string& path, const std::vector<NpzArraySpec>& arrays,
+                     bool check_layout);
+
 }  // namespace tandem::io

@@ -132,4 +132,17 @@ void canonicalize_signs(const SvdShape& shape, const SvdOptions& opt, T* u, T* v
 template void canonicalize_signs<float>(const SvdShape&, const SvdOptions&, float*, float*);
 template void canonicalize_signs<double>(const SvdShape&, const SvdOptions&, double*, double*);
 
+template <typename T>
+bool signs_are_canonical(const SvdShape& shape, const SvdOptions& opt, const T* u, const T* vh) {
+  std::vector<T> cu(u, u + shape.u_elems(opt));
+  std::vector<T> cv(vh, vh + shape.vh_elems(opt));
+  canonicalize_signs(shape, opt, cu.data(), cv.data());
+  return std::equal(cu.begin(), cu.end(), u) && std::equal(cv.begin(), cv.end(), vh);
+}
+
+template bool signs_are_canonical<float>(const SvdShape&, const SvdOptions&, const float*,
+                                         const float*);
+template bool signs_are_canonical<double>(const SvdShape&, const SvdOptions&, const double*,
+                                          const double*);
+
 }  // namespace tandem

@@ -20,4 +20,9 @@ double dtype_epsilon(DType t);
 template <typename T>
 void canonicalize_signs(const SvdShape& shape, const SvdOptions& opt, T* u, T* vh);
 
+/// True when canonicalize_signs would leave `u` and `vh` as they are (--resume with
+/// --canonical-signs keeps only outputs written that way).
+template <typename T>
+bool signs_are_canonical(const SvdShape& shape, const SvdOptions& opt, const T* u, const T* vh);
+
 }  // namespace tandem

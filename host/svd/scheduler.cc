@@ -5,10 +5,13 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <new>
 #include <thread>
 
 #include "core/cores.h"
@@ -16,6 +19,7 @@
 #include "core/interrupt.h"
 #include "io/npz.h"
 #include "svd/buffer_pool.h"
+#include "svd/check.h"
 #include "svd/work_queue.h"
 
 namespace tandem {
@@ -108,11 +112,19 @@ class Pipeline {
     }
     std::vector<std::thread> workers;
     for (int i = 0; i < std::max(1, traits_.callers); ++i) workers.emplace_back([this] { work(); });
-    read_all(plan);
+    // Whatever the reader meets, the threads are joined before anything leaves this frame: a
+    // joinable std::thread destroyed during unwinding would end the process.
+    std::exception_ptr reader_error;
+    try {
+      read_all(plan);
+    } catch (...) {
+      reader_error = std::current_exception();
+    }
     queue_.close();
     for (auto& w : workers) w.join();
     writes_.close();
     for (auto& w : writers) w.join();
+    if (reader_error) std::rethrow_exception(reader_error);
     SvdRunStats stats;
     stats.total = total_;
     stats.done = done_;
@@ -127,12 +139,14 @@ class Pipeline {
   // Opens every source's header once: totals for the progress line, and early per-source errors.
   std::vector<Planned> prescan() {
     std::vector<Planned> plan;
-    const auto names = output_arrays(options_.svd);
     for (const SvdSource& src : sources_) {
       try {
         auto stack = src.open();
         const int64_t count = stack->count();
-        if (options_.resume && !src.output.empty() && io::npz_is_complete(src.output, names)) {
+        // A 3-D input stays 3-D in the output (also a (1, m, n) stack), as numpy keeps it.
+        const bool stacked = src.is_random || stack->ndim() == 3;
+        const Planned planned{&src, count, stack->rows(), stack->cols(), stack->dtype(), stacked};
+        if (options_.resume && !src.output.empty() && output_is_done(planned)) {
           skipped_ += count;
           observer_.on_skipped(src, count);
           continue;
@@ -144,15 +158,30 @@ class Pipeline {
                           std::to_string(stack->cols()) + ")");
           continue;
         }
-        // A 3-D input stays 3-D in the output (also a (1, m, n) stack), as numpy keeps it.
-        const bool stacked = src.is_random || stack->ndim() == 3;
-        plan.push_back({&src, count, stack->rows(), stack->cols(), stack->dtype(), stacked});
+        const int64_t need =
+            item_sizes({stack->rows(), stack->cols()}, stack->dtype(), options_.svd).total();
+        if (options_.memory_bytes > 0 && static_cast<uint64_t>(need) > options_.memory_bytes) {
+          fail_source(src, count, too_large(stack->rows(), stack->cols(), stack->dtype(), need));
+          continue;
+        }
+        plan.push_back(planned);
       } catch (const InputError& e) {
         total_ += 1;
         fail_source(src, 1, e.reason());
       }
     }
     return plan;
+  }
+
+  std::string too_large(int64_t m, int64_t n, DType t, int64_t need) const {
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "%lld×%lld %s: the matrix and its %s need %.1f GB, more than the %.1f GB of "
+                  "memory available",
+                  static_cast<long long>(m), static_cast<long long>(n), dtype_name(t).c_str(),
+                  options_.svd.values_only ? "singular values" : "U, S and Vh", need / 1e9,
+                  options_.memory_bytes / 1e9);
+    return text;
   }
 
   int64_t budget_cap(const std::vector<Planned>& plan) const {
@@ -199,17 +228,10 @@ class Pipeline {
     observer_.on_item(rec);
   }
 
-  std::shared_ptr<Sink> make_sink(const Planned& p) {
-    auto sink = std::make_shared<Sink>();
-    sink->source = p.source;
-    sink->count = p.count;
-    sink->stacked = p.stacked;
-    sink->shape = {p.m, p.n};
-    sink->dtype = p.dtype;
-    sink->remaining = p.count;
-    if (p.source->output.empty()) return sink;
+  // The arrays of a source's output, shaped as np.linalg.svd returns them.
+  std::vector<io::NpzArraySpec> output_specs(const Planned& p) const {
     const SvdOptions& o = options_.svd;
-    const SvdShape& sh = sink->shape;
+    const SvdShape sh{p.m, p.n};
     auto dims = [&](int64_t r, int64_t c) {
       std::vector<int64_t> d;
       if (p.stacked) d.push_back(p.count);
@@ -221,6 +243,46 @@ class Pipeline {
     if (!o.values_only) specs.push_back({"U", p.dtype, dims(sh.m, sh.u_cols(o))});
     specs.push_back({"S", p.dtype, dims(sh.k(), -1)});
     if (!o.values_only) specs.push_back({"Vh", p.dtype, dims(sh.vh_rows(o), sh.n)});
+    return specs;
+  }
+
+  // --resume: an output counts as done only when it is what these options would write now
+  // (shapes: full or economy; dtype; with --canonical-signs, the signs too).
+  bool output_is_done(const Planned& p) const {
+    if (!io::npz_is_complete(p.source->output, output_specs(p), true)) return false;
+    if (!options_.svd.canonical_signs || options_.svd.values_only) return true;
+    try {
+      return p.dtype == DType::kFloat32 ? stored_signs_canonical<float>(p)
+                                        : stored_signs_canonical<double>(p);
+    } catch (const std::exception&) {
+      return false;  // unreadable after all: compute it again
+    }
+  }
+
+  template <typename T>
+  bool stored_signs_canonical(const Planned& p) const {
+    const SvdShape sh{p.m, p.n};
+    auto u = io::open_npz_member(p.source->output, "U");
+    auto vh = io::open_npz_member(p.source->output, "Vh");
+    std::vector<T> ub(sh.u_elems(options_.svd)), vb(sh.vh_elems(options_.svd));
+    for (int64_t i = 0; i < p.count; ++i) {
+      u->read(i, ub.data());
+      vh->read(i, vb.data());
+      if (!signs_are_canonical(sh, options_.svd, ub.data(), vb.data())) return false;
+    }
+    return true;
+  }
+
+  std::shared_ptr<Sink> make_sink(const Planned& p) {
+    auto sink = std::make_shared<Sink>();
+    sink->source = p.source;
+    sink->count = p.count;
+    sink->stacked = p.stacked;
+    sink->shape = {p.m, p.n};
+    sink->dtype = p.dtype;
+    sink->remaining = p.count;
+    if (p.source->output.empty()) return sink;
+    std::vector<io::NpzArraySpec> specs = output_specs(p);
     std::filesystem::path parent = std::filesystem::path(p.source->output).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -253,6 +315,8 @@ class Pipeline {
         fail_source(*p.source, p.count, e.what());
         continue;
       }
+      // An empty stack, (0, m, n), has empty outputs, as np.linalg.svd returns them.
+      if (p.count == 0) finalize(*sink);
       const Sizes sz = item_sizes(sink->shape, p.dtype, options_.svd);
       for (int64_t i = 0; i < p.count && !interrupted(); ++i) {
         WorkItem item(pool_.get());
@@ -267,9 +331,11 @@ class Pipeline {
           budget_->acquire(item.bytes);
           since = std::chrono::steady_clock::now();
         }
-        item.a.resize(sz.a);
         try {
+          item.a.resize(sz.a);
           stack->read(i, item.a.data());
+        } catch (const std::bad_alloc&) {
+          item.read_error = cannot_allocate(sz.a);
         } catch (const InputError& e) {
           item.read_error = e.reason();
         } catch (const std::exception& e) {
@@ -315,9 +381,17 @@ class Pipeline {
         continue;
       }
       const Sizes sz = item_sizes(it.sink->shape, it.sink->dtype, o);
-      it.u.resize(sz.u);
-      it.s.resize(sz.s);
-      it.vh.resize(sz.vh);
+      try {
+        it.u.resize(sz.u);
+        it.s.resize(sz.s);
+        it.vh.resize(sz.vh);
+      } catch (const std::bad_alloc&) {
+        // This runs on a backend caller's thread: an escaping exception would end the process.
+        hand_off(
+            batch, i,
+            ItemResult{ItemStatus::kFailed, cannot_allocate(sz.u + sz.s + sz.vh), "", false, {}});
+        continue;
+      }
       item_of.push_back(i);
       tasks.push_back(
           {it.sink->dtype, it.sink->shape, it.a.data(), it.u.data(), it.s.data(), it.vh.data()});
@@ -337,6 +411,12 @@ class Pipeline {
         }
       }
     }
+  }
+
+  static std::string cannot_allocate(std::size_t bytes) {
+    char text[120];
+    std::snprintf(text, sizeof text, "cannot allocate %.2f GB for it (out of memory)", bytes / 1e9);
+    return text;
   }
 
   // Finishes one item (writes it, reports it, frees its memory) here or on a writer thread.

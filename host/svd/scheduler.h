@@ -53,6 +53,10 @@ struct SvdRunOptions {
   /// four (one per usable core). `tandem run` takes one, outside its core budget as the GPU
   /// feeder is, so that the subject jobs keep their cores.
   int writer_threads = 0;
+  /// Memory the run may use, in bytes (the CLI passes what the machine has available). A
+  /// matrix whose input and outputs alone need more fails up front with the sizes in its
+  /// message, instead of the run dying in an allocation. 0: no such check.
+  std::uint64_t memory_bytes = 0;
 };
 
 struct SvdRunStats {

@@ -71,6 +71,19 @@ TEST(NpzTest, RoundTripsStoredAndDeflated) {
   }
 }
 
+TEST(NpzTest, CompleteWithLayoutNeedsTheSameShapesAndDtypes) {
+  TempDir tmp;
+  const std::vector<double> a = iota(12);
+  const std::string path = tmp.path("o.npz");
+  write_npz(path, {{"U", DType::kFloat64, {3, 4}}}, {a.data()});
+  EXPECT_TRUE(npz_is_complete(path, {{"U", DType::kFloat64, {3, 4}}}, true));
+  EXPECT_FALSE(npz_is_complete(path, {{"U", DType::kFloat64, {3, 3}}}, true));
+  EXPECT_FALSE(npz_is_complete(path, {{"U", DType::kFloat64, {1, 3, 4}}}, true));
+  EXPECT_FALSE(npz_is_complete(path, {{"U", DType::kFloat32, {3, 4}}}, true));
+  EXPECT_FALSE(npz_is_complete(path, {{"V", DType::kFloat64, {3, 4}}}, true));
+  EXPECT_TRUE(npz_is_complete(path, {{"U", DType::kFloat32, {9}}}, false));  // names only
+}
+
 TEST(NpzTest, StreamsDeflatedStackInAnyOrder) {
   TempDir tmp;
   const std::vector<double> v = iota(5 * 3 * 2);

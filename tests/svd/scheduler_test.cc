@@ -174,6 +174,63 @@ TEST_F(SchedulerTest, ResumeSkipsCompleteOutputsOnly) {
   EXPECT_TRUE(fs::exists(path("out/b.npz")));
 }
 
+TEST_F(SchedulerTest, MatrixLargerThanTheMemoryFailsUpFrontAndOthersFinish) {
+  std::vector<double> big(40 * 30, 0.5);
+  io::write_npy(path("big.npy"), DType::kFloat64, {40, 30}, big.data());
+  write_stack("small.npy", {1, 2});
+  auto sources = expand_inputs({path("big.npy"), path("small.npy")}, path("out"));
+  FakeBackend fake(2);
+  Recorder rec;
+  SvdRunOptions opt;
+  opt.memory_bytes = 4096;  // 2×(3×2) stacks fit; 40×30 with U (40×40) and Vh does not
+  SvdRunStats st = run_svd_pipeline(sources, fake, opt, rec);
+  EXPECT_EQ(st.failed, 1);
+  EXPECT_EQ(st.done, 2);
+  EXPECT_FALSE(fs::exists(path("out/big.npz")));
+  EXPECT_TRUE(io::npz_is_complete(path("out/small.npz"), {"U", "S", "Vh"}));
+  bool named = false;
+  for (const auto& r : rec.records) {
+    if (r.result.status == ItemStatus::kFailed) {
+      named = r.result.message.find("40×30 float64") != std::string::npos &&
+              r.result.message.find("memory available") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(named);
+}
+
+TEST_F(SchedulerTest, EmptyStackGetsEmptyOutputsAsNumpyReturnsThem) {
+  io::write_npy(path("e.npy"), DType::kFloat64, {0, 3, 2}, nullptr);
+  auto sources = expand_inputs({path("e.npy")}, path("out"));
+  FakeBackend fake(1);
+  Recorder rec;
+  SvdRunStats st = run_svd_pipeline(sources, fake, {}, rec);
+  EXPECT_EQ(st.failed, 0);
+  EXPECT_TRUE(io::npz_is_complete(path("out/e.npz"),
+                                  {{"U", DType::kFloat64, {0, 3, 3}},
+                                   {"S", DType::kFloat64, {0, 2}},
+                                   {"Vh", DType::kFloat64, {0, 2, 2}}},
+                                  true));
+}
+
+TEST_F(SchedulerTest, ResumeRedoesOutputsMadeWithOtherOptions) {
+  write_stack("a.npy", {1, 2});
+  auto sources = expand_inputs({path("a.npy")}, path("out"));
+  FakeBackend fake(1);
+  SvdRunOptions economy;
+  economy.svd.full_matrices = false;
+  Recorder first;
+  run_svd_pipeline(sources, fake, economy, first);
+  SvdRunOptions full;
+  full.resume = true;
+  Recorder again;
+  SvdRunStats st = run_svd_pipeline(sources, fake, full, again);
+  EXPECT_EQ(st.skipped, 0);  // an economy U is not the full U asked for now
+  EXPECT_EQ(st.done, 2);
+  Recorder third;
+  st = run_svd_pipeline(sources, fake, full, third);
+  EXPECT_EQ(st.skipped, 2);
+}
+
 TEST_F(SchedulerTest, BatchingBackendGetsSameShapeBatchesWithinItsByteLimit) {
   write_stack("a.npy", std::vector<double>(40, 1.0));
   auto sources = expand_inputs({path("a.npy")}, path("out"));
@@ -311,6 +368,21 @@ TEST_F(SchedulerTest, RealCpuBackendEndToEnd) {
   EXPECT_EQ(u->rows(), 6);
   EXPECT_EQ(u->cols(), 6);
   EXPECT_EQ(u->dtype(), DType::kFloat32);
+}
+
+TEST_F(SchedulerTest, ResumeWithCanonicalSignsRedoesAnOutputWrittenWithout) {
+  RandomSpec spec{5, 6, 4, DType::kFloat64, 3};
+  std::vector<SvdSource> sources = {random_source(spec, path("out"))};
+  CpuBackend cpu(2);
+  Recorder first;
+  run_svd_pipeline(sources, cpu, {}, first);
+  SvdRunOptions canonical;
+  canonical.resume = true;
+  canonical.svd.canonical_signs = true;
+  Recorder second;
+  EXPECT_EQ(run_svd_pipeline(sources, cpu, canonical, second).done, 5);
+  Recorder third;
+  EXPECT_EQ(run_svd_pipeline(sources, cpu, canonical, third).skipped, 5);
 }
 
 }  // namespace
