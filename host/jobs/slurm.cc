@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <boost/filesystem.hpp>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -75,6 +77,37 @@ std::vector<int> array_indices(const std::string& spec) {
     start = comma + 1;
   }
   return out;
+}
+
+// slurmstepd's line in a task's SLURM output (`--output`, which holds stderr too) that says it
+// killed the task for its memory, without "slurmstepd-NODE: error: "; "" when there is none.
+// jobacct_gather's OverMemoryKill writes "StepId=5.batch exceeded memory limit (442544128 >
+// 104857600), being killed" and "Exceeded job memory limit", and SLURM 22.05 then records the
+// task as FAILED (ExitCode 0:9), not OUT_OF_MEMORY; task/cgroup writes "Detected 1 oom-kill
+// event(s) in StepId=...". Only the file's end is read: slurmstepd writes these last.
+std::string slurm_memory_kill_line(const std::string& path) {
+  constexpr std::streamoff kTail = 64 * 1024;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(size > kTail ? size - kTail : 0);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("slurmstepd", 0) != 0) continue;
+    std::string lower = line;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower.find("exceeded memory limit") == std::string::npos &&
+        lower.find("exceeded job memory limit") == std::string::npos &&
+        lower.find("exceeded step memory limit") == std::string::npos &&
+        lower.find("oom-kill event") == std::string::npos)
+      continue;
+    const std::size_t error = line.find("error: ");
+    line = trimmed(error == std::string::npos ? line : line.substr(error + 7));
+    return line;
+  }
+  return "";
 }
 
 std::optional<SlurmStates> query_sacct(const std::string& job_id) {
@@ -242,9 +275,18 @@ JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const s
   r.outputs = task.outputs;
   r.stdout_path = task.stdout_path;
   r.stderr_path = task.stderr_path;
-  if (state == "OUT_OF_MEMORY") {
+  const std::string out =
+      run.dir + "/slurm/" + run.job_id + "_" + std::to_string(task.index) + ".out";
+  const std::string see = " (no status file; see " + out + ")";
+  const std::string memory = slurm_memory_kill_line(out);
+  if (state == "OUT_OF_MEMORY" || !memory.empty()) {
     r.outcome = Outcome::kOom;
-  } else if (state == "TIMEOUT" || state == "DEADLINE") {
+    std::string why = state.empty() ? memory : memory.empty() ? state : state + ": " + memory;
+    r.message = "SLURM killed the task for using more memory than it asked for (" + why +
+                "): give it more with --mem-per-job or --slurm-arg=--mem=..." + see;
+    return r;
+  }
+  if (state == "TIMEOUT" || state == "DEADLINE") {
     r.outcome = Outcome::kTimeout;
   } else if (state == "CANCELLED") {
     r.outcome = Outcome::kInterrupted;
@@ -253,8 +295,6 @@ JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const s
   } else {
     r.outcome = Outcome::kSignal;
   }
-  const std::string see = " (no status file; see " + run.dir + "/slurm/" + run.job_id + "_" +
-                          std::to_string(task.index) + ".out)";
   if (state.empty()) {
     r.message =
         "SLURM no longer lists the task and it left no status file: killed or cancelled "
@@ -429,7 +469,8 @@ MapResult wait_slurm_run(const SlurmRun& run, const MapPlan& plan, PoolObserver*
       continue;
     }
     JobResult r = slurm_ended_result(run, run.tasks[i], "CANCELLED");
-    r.message = "cancelled with scancel when tandem was interrupted";
+    if (r.outcome == Outcome::kInterrupted)
+      r.message = "cancelled with scancel when tandem was interrupted";
     result.results.push_back(std::move(r));
   }
   result.results.insert(result.results.end(), plan.skipped.begin(), plan.skipped.end());
@@ -506,6 +547,9 @@ bool run_slurm_task(const std::string& dir, int index) {
     r.message = "cancelled: the task got signal " + std::to_string(tandem::interrupt_signal()) +
                 " (scancel, or SLURM's time limit)";
   }
+  // The kernel's OOM killer (task/cgroup's memory limit, or the node's memory) ended the job.
+  if (r.outcome == Outcome::kOom)
+    r.message += ": give it more with --mem-per-job or --slurm-arg=--mem=...";
   write_task_status(run, index, {r, hostname()});
   return !is_failure(r.outcome);
 }

@@ -73,7 +73,9 @@ bool is_final_slurm_state(const std::string& state);
 
 /// The result of a task that SLURM ended in `state` without its status file (the task never got
 /// to write it: killed for memory or time, node failure, cancelled before it started); "" when
-/// the state is unknown (squeue no longer lists the task).
+/// the state is unknown (squeue no longer lists the task). An out-of-memory failure where the
+/// state is OUT_OF_MEMORY or slurmstepd's line in the task's SLURM output says it killed the task
+/// for its memory (OverMemoryKill: SLURM 22.05 records FAILED, ExitCode 0:9).
 JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const std::string& state);
 
 /// Follows one run: reads new status files and the array's states from sacct or, where

@@ -138,6 +138,47 @@ TEST(SlurmTest, SlurmEndedTaskFailsNamingTheState) {
   EXPECT_NE(gone.message.find("/r/slurm/42_1.out"), std::string::npos);
 }
 
+TEST(SlurmTest, SlurmsMemoryKillIsAnOomFailureThatNamesTheRequest) {
+  TempDir dir;
+  SlurmRun run = make_slurm_run(plan_for({"a", "b"}, {"true"}), dir / "rd", "/t", 1);
+  run.job_id = "3";
+  write_run_dir(run);
+  // SLURM 22.05, JobAcctGatherParams=OverMemoryKill, `--mem=100M`: sacct says "3_2|FAILED|0:9"
+  // ("3_2.batch|CANCELLED by 0|0:9"), squeue FAILED, and the task's --output file holds:
+  write_text(run.dir + "/slurm/3_2.out",
+             "slurmstepd-vm: error: StepId=5.batch exceeded memory limit (442544128 > "
+             "104857600), being killed\n"
+             "slurmstepd-vm: error: Exceeded job memory limit\n"
+             "slurmstepd-vm: error: *** JOB 5 ON vm CANCELLED AT 2026-11-27T15:29:57 ***\n");
+  for (const char* state : {"FAILED", "CANCELLED", ""}) {
+    JobResult r = slurm_ended_result(run, run.tasks[1], state);
+    EXPECT_EQ(r.outcome, Outcome::kOom) << state;
+    EXPECT_NE(r.message.find("StepId=5.batch exceeded memory limit (442544128 > 104857600)"),
+              std::string::npos)
+        << r.message;
+    EXPECT_EQ(r.message.find("slurmstepd-vm"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("--mem-per-job"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("--slurm-arg=--mem="), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find(run.dir + "/slurm/3_2.out"), std::string::npos) << r.message;
+  }
+  EXPECT_NE(slurm_ended_result(run, run.tasks[1], "FAILED").message.find("(FAILED: StepId="),
+            std::string::npos);
+  // Task 1's output says nothing of memory: FAILED stays a plain failure.
+  write_text(run.dir + "/slurm/3_1.out",
+             "bad input\nslurmstepd-vm: error: *** JOB 4 ON vm "
+             "CANCELLED AT 2026-11-27T15:29:57 ***\n");
+  EXPECT_EQ(slurm_ended_result(run, run.tasks[0], "FAILED").outcome, Outcome::kExit);
+  EXPECT_EQ(slurm_ended_result(run, run.tasks[0], "CANCELLED").outcome, Outcome::kInterrupted);
+  // task/cgroup's kill: OUT_OF_MEMORY and its own line.
+  write_text(run.dir + "/slurm/3_1.out",
+             "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=4.batch. Some of your "
+             "processes may have been killed by the cgroup out-of-memory handler.\n");
+  JobResult cgroup = slurm_ended_result(run, run.tasks[0], "OUT_OF_MEMORY");
+  EXPECT_EQ(cgroup.outcome, Outcome::kOom);
+  EXPECT_NE(cgroup.message.find("OUT_OF_MEMORY: Detected 1 oom-kill event(s)"), std::string::npos)
+      << cgroup.message;
+}
+
 TEST(SlurmTest, TaskRunsItsJobAndWritesStatusAndJoblog) {
   TempDir dir;
   MapPlan plan = plan_for({"ok", "bad"}, {"sh", "-c", "echo $OMP_NUM_THREADS; [ {} = ok ]"});
@@ -208,6 +249,21 @@ TEST(SlurmTest, ACancelledTaskThatSlurmTimedOutIsATimeoutNamingTheLimit) {
   EXPECT_EQ(timed_out.outcome, Outcome::kTimeout);
   EXPECT_NE(timed_out.message.find("--time"), std::string::npos) << timed_out.message;
   EXPECT_EQ(monitor.results()[1]->outcome, Outcome::kInterrupted);
+}
+
+TEST(SlurmTest, ASlurmMemoryKillIsFoundByTheMonitorThroughSacct) {
+  TempDir dir;
+  SlurmRun run = make_slurm_run(plan_for({"a"}, {"true"}), dir / "rd", "/t", 1);
+  run.job_id = "3";
+  write_run_dir(run);
+  write_text(run.dir + "/slurm/3_1.out",
+             "slurmstepd-vm: error: StepId=5.batch exceeded memory limit (442544128 > "
+             "104857600), being killed\n");
+  FakeSacct sacct(dir, "3_1|FAILED|0:9\\n3_1.batch|CANCELLED by 0|0:9");
+  SlurmMonitor monitor(run, 0);
+  monitor.poll();
+  ASSERT_TRUE(monitor.finished());
+  EXPECT_EQ(monitor.results()[0]->outcome, Outcome::kOom);
 }
 
 TEST(SlurmTest, ACancelledStatusWaitsWhileSlurmStillHasTheTaskRunning) {

@@ -6,8 +6,8 @@
 # --accounting slurmdbd, the default; `none` leaves sacct off so that tandem falls back on
 # squeue), starts munged (unless one runs), mariadb, slurmdbd, slurmctld and slurmd on their own
 # ports with their files under one temporary directory, runs `tandem map --executor slurm`, `tandem
-# status`, `tandem cancel`, Ctrl-C, --resume, SLURM's time limit and `--shard slurm` under
-# `sbatch --array`, prints "N passed, M failed" and stops every daemon it started. Not part of
+# status`, `tandem cancel`, Ctrl-C, --resume, SLURM's time and memory limits and `--shard slurm`
+# under `sbatch --array`, prints "N passed, M failed" and stops every daemon it started. Not part of
 # CI (.ci/run): it needs root, apt and a few minutes. --keep leaves the directory for a look.
 set -u
 
@@ -166,8 +166,14 @@ SlurmdLogFile=$W/log/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-JobAcctGatherType=jobacct_gather/none
+# Memory is a consumable resource so that --mem becomes the step's limit (a task that asks for
+# none gets DefMemPerCPU: two 1-CPU tasks still run side by side). No cgroups here: jobacct_gather
+# reads each step's RSS every second and OverMemoryKill kills a step over its limit.
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=900
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+JobAcctGatherParams=OverMemoryKill
 $acct_lines
 MpiDefault=none
 ReturnToService=2
@@ -300,6 +306,57 @@ check "time limit: the task is a timeout that names --time" \
 check "time limit: the message says how to give it more time" grep -q -- "--time" tl.err
 no_sleeper600() { ! pgrep -f 'sleep 600' >/dev/null; }
 check "time limit: no job process left" wait_for 15 no_sleeper600
+
+note "SLURM's memory limit: one subject holds 400 MB under --mem-per-job 100M"
+# OverMemoryKill kills the whole step, tandem's slurm-task too: no status file, and SLURM 22.05
+# records the task FAILED (ExitCode 0:9), not OUT_OF_MEMORY; slurmstepd says why in its --output.
+mkdir -p mem
+cat >mem/job.sh <<'EOF'
+#!/bin/sh
+# job.sh SUBJECT: writes mem/out/SUBJECT.txt; big first holds 400 MB for 10 s, unless
+# mem/fixed/big exists.
+mkdir -p mem/out
+if [ "$1" = big ] && [ ! -e mem/fixed/big ]; then
+  /usr/bin/python3 -c 'import time; b = b"x" * (400 << 20); time.sleep(10)'
+fi
+sleep 1
+echo "$1" >"mem/out/$1.txt"
+EOF
+chmod +x mem/job.sh
+printf 's1\nbig\ns2\n' >mem/subjects.txt
+T map --executor slurm --run-dir run7 --subjects mem/subjects.txt --mem-per-job 100M \
+  --joblog mem/jobs.log --report r7.json --output 'mem/out/{}.txt' -- mem/job.sh {} \
+  >mem.out 2>mem.err
+check "memory: map exits 1" test $? = 1
+id7=$(cat run7/job_id)
+note "memory: SLURM recorded $( (sacct -j "$id7" --parsable2 --noheader \
+  --format=JobID,State,ExitCode 2>/dev/null ||
+  squeue -j "$id7" --states=all --array --noheader --format='%i|%T|%r') | grep "^${id7}_2" |
+  tr '\n' ' ')"
+check "memory: slurmstepd killed big for its memory" \
+  grep -q 'exceeded memory limit' "run7/slurm/${id7}_2.out"
+check "memory: the other 2 subjects succeed" test "$(ls mem/out | tr '\n' ' ')" = "s1.txt s2.txt "
+check "memory: report outcomes" \
+  test "$(json r7.json "' '.join(s['outcome'] for s in d['subjects'])")" = "ok oom ok"
+check "memory: the summary says big used more memory than asked and how to give it more" \
+  sh -c "grep -q '2 ok, 1 failed' mem.err &&
+    grep -q '^  big: oom: SLURM killed the task for using more memory than it asked for' mem.err &&
+    grep -q 'exceeded memory limit ([0-9]* > 104857600)' mem.err &&
+    grep -q -- '--mem-per-job or --slurm-arg=--mem=' mem.err"
+check "memory: joblog has big as failed" \
+  test "$(tail -n +2 mem/jobs.log | cut -f1,7 | tr '\t\n' ': ')" = "1:0 2:-1 3:0 "
+T status run7 >run7.status 2>&1
+code=$?
+check "memory: status exits 1 and says big used more memory than asked" \
+  sh -c "[ $code = 1 ] && grep -q '3 tasks: 2 ok, 1 failed' run7.status &&
+    grep -q 'FAILED big: oom: SLURM killed the task for using more memory' run7.status"
+mkdir -p mem/fixed && touch mem/fixed/big
+T map --executor slurm --run-dir run8 --resume --subjects mem/subjects.txt --mem-per-job 100M \
+  --joblog mem/jobs.log --output 'mem/out/{}.txt' -- mem/job.sh {} >mem2.out 2>mem2.err
+check "memory: resume exits 0" test $? = 0
+check "memory: resume submits only big" \
+  test "$(json run8/tasks.json "' '.join(t['subject'] for t in d['tasks'])")" = big
+check "memory: resume: all 3 outputs" test "$(ls mem/out | wc -l)" = 3
 
 # ---- --shard slurm under sbatch --array ---------------------------------------------------------
 note "svd --shard slurm in sbatch --array=1-3"
