@@ -223,7 +223,7 @@ void gram_solve(const SolverHandle& h, Workspace& ws, cudaStream_t stream, const
   first_u(h, ws, s, p, q, a.count, stream);
   measure(blas, s, p, q, a.count, stream);
   const double tol =
-      gram::refine_tolerance(q, std::is_same_v<T, float> ? FLT_EPSILON : DBL_EPSILON);
+      gram::refine_tolerance(p, q, std::is_same_v<T, float> ? FLT_EPSILON : DBL_EPSILON);
   for (int step = 0; assess(s, q, a.count, tol, stream) > 0 && step < gram::kMaxRefineSteps;
        ++step) {
     refine_step(blas, s, w, p, q, a.count, stream);

@@ -59,9 +59,14 @@ TANDEM_HD inline double column_scale(double sum_squares) {
 TANDEM_HD inline double column_sign(double t_ii) { return t_ii < 0 ? -1.0 : 1.0; }
 
 /// Relative accuracy a result must reach: the output type's ε, or what float64 arithmetic on
-/// q columns reaches (q·ε₆₄), whichever is larger. LAPACK's test ratios allow 35·max(m, n)·ε.
-TANDEM_HD inline double refine_tolerance(int64_t q, double eps_out) {
-  const double f64 = double(q) * 2.220446049250313e-16;
+/// a p×q W can show, whichever is larger. That is q·ε₆₄ for T, and for R = I − UᵀU the
+/// rounding of measuring it: each diagonal entry sums p products, so ‖R‖_F carries about
+/// √(p·q)·ε₆₄ of its own; with q·ε₆₄ alone, long matrices (p ≫ q, the fMRI time × voxel
+/// shape) could never be seen to converge. LAPACK's test ratios allow 35·max(m, n)·ε, far above
+/// both (√(p·q) ≤ p).
+TANDEM_HD inline double refine_tolerance(int64_t p, int64_t q, double eps_out) {
+  const double measured = 2.0 * sqrt(double(p) * double(q));
+  const double f64 = (double(q) > measured ? double(q) : measured) * 2.220446049250313e-16;
   return eps_out > f64 ? eps_out : f64;
 }
 
