@@ -81,14 +81,17 @@ CUDA_TEST=$BUILD/tests/cuda/cuda_test
 # The suites whose code has not run on a card yet go first, in a box of their own, so that a
 # slow full run cannot hide their results; then everything else.
 NEW_SUITES='CudaStreamedTest.*:CudaFailureTest.*:CudaOptionsTest.*:GramRouteTest.*:Gram/*:UpTo32/*'
+# 66,000 matrices in one chunk: should the chunk fail as a whole, each matrix is redone on its
+# own, which takes minutes; it runs last, in a box of its own, so it cannot cost the others.
+BIG_CHUNK='GramRouteTest.OneChunkOfMoreMatricesThanOneGridHolds'
 if [ -x "$CUDA_TEST" ]; then
-  step cuda_test_new 150 cuda_test_new.log "$CUDA_TEST" --gtest_filter="$NEW_SUITES" \
+  step cuda_test_new 150 cuda_test_new.log "$CUDA_TEST" --gtest_filter="$NEW_SUITES-$BIG_CHUNK" \
     --gtest_output="json:$OUT/cuda_test_new.json"
   grep -sE "^\[  (FAILED|PASSED) " "$OUT/cuda_test_new.log" | tail -n 30
   step cuda_test 200 cuda_test.log "$CUDA_TEST" --gtest_filter="-$NEW_SUITES" \
     --gtest_output="json:$OUT/cuda_test.json"
   grep -sE "^\[  (FAILED|PASSED) " "$OUT/cuda_test.log" | tail -n 30
-  echo "skipped: $(cat "$OUT"/cuda_test*.log 2>/dev/null | grep -c '^\[  SKIPPED')"
+  echo "skipped: $(cat "$OUT"/cuda_test*.log 2>/dev/null | grep -cE '^\[  SKIPPED \] .* \([0-9]+ ms\)$')"
 else
   SUMMARY+=("cuda_test              not built (see build.log)")
 fi
@@ -131,6 +134,10 @@ fi
 
 if [ -x "$BUILD/tests/svd/svd_test" ]; then
   step svd_test 45 svd_test.log "$BUILD/tests/svd/svd_test"
+fi
+if [ -x "$CUDA_TEST" ]; then
+  step cuda_test_big 60 cuda_test_big.log "$CUDA_TEST" --gtest_filter="$BIG_CHUNK"
+  grep -sE "^\[  (FAILED|PASSED|  OK) " "$OUT/cuda_test_big.log" | tail -n 3
 fi
 
 echo

@@ -147,16 +147,20 @@ inline double sigma_error(const OwnedTask& gpu, const OwnedTask& cpu) {
 }
 
 /// The device's --check metrics against the host's for the same result: the same definitions
-/// with other summation orders, so equal up to rounding of rounding errors.
+/// with other summation orders. A result at the rounding floor (float64 Gram output) is
+/// measured mostly by the rounding of the product that measures it, which moves by ±30% with
+/// the order of summation, so the absolute metrics get a slack of a few max(m, n)·ε (what a
+/// test ratio of 0.5 means) on top of 25%. Layout or sign errors give O(1) values still.
 inline void expect_check_matches_host(const CheckMetrics& dev, const CheckMetrics& host,
-                                      DType dtype) {
+                                      DType dtype, int64_t m, int64_t n) {
   const double eps = dtype_epsilon(dtype);
+  const double floor = 0.5 * double(std::max(m, n)) * eps;
   EXPECT_NEAR(dev.residual_ratio, host.residual_ratio, 0.5 + 0.25 * host.residual_ratio);
   EXPECT_NEAR(dev.orthogonality_ratio, host.orthogonality_ratio,
               0.5 + 0.25 * host.orthogonality_ratio);
-  EXPECT_NEAR(dev.residual, host.residual, 1e-3 * eps + 0.25 * host.residual);
-  EXPECT_NEAR(dev.u_orthogonality, host.u_orthogonality, 1e-3 * eps + 0.25 * host.u_orthogonality);
-  EXPECT_NEAR(dev.v_orthogonality, host.v_orthogonality, 1e-3 * eps + 0.25 * host.v_orthogonality);
+  EXPECT_NEAR(dev.residual, host.residual, floor + 0.25 * host.residual);
+  EXPECT_NEAR(dev.u_orthogonality, host.u_orthogonality, floor + 0.25 * host.u_orthogonality);
+  EXPECT_NEAR(dev.v_orthogonality, host.v_orthogonality, floor + 0.25 * host.v_orthogonality);
 }
 
 }  // namespace tandem::testing

@@ -117,7 +117,7 @@ TEST(GramRouteTest, CheckOnTheDeviceAgreesWithTheHostCheck) {
       EXPECT_EQ(r[i].route, "gram-f64") << r[i].message;
       ASSERT_TRUE(r[i].has_check);
       const CheckMetrics host = compute_check(batch[i]->task, opt);
-      testing::expect_check_matches_host(r[i].check, host, c.dtype);
+      testing::expect_check_matches_host(r[i].check, host, c.dtype, c.m, c.n);
       EXPECT_LT(host.residual_ratio, 35.0);
       EXPECT_LT(host.orthogonality_ratio, 35.0);
     }

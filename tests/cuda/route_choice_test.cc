@@ -93,6 +93,13 @@ TEST(RouteChoiceTest, GramSaysWhichRouteItUsedInstead) {
   EXPECT_NE(note.find(route_name(r)), std::string::npos);
 }
 
+TEST(RouteChoiceTest, GramWithAFullNonSquareUIsRefusedWithANote) {
+  std::string note;  // the shape CudaOptionsTest.GramAlgorithmSaysWhichRouteItUsed relies on
+  const Route r = choose_route({120, 40}, DType::kFloat64, with(Algorithm::kGram), {}, &note);
+  EXPECT_NE(r, Route::kGram);
+  EXPECT_NE(note.find(route_name(r)), std::string::npos) << note;
+}
+
 TEST(RouteChoiceTest, EmptyMatrixGoesToTheCpu) {
   EXPECT_EQ(choose_route({0, 5}, DType::kFloat64, with(Algorithm::kAuto), {}, nullptr),
             Route::kCpu);
