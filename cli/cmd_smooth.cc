@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -73,21 +74,35 @@ bool same_file(const std::string& a, const std::string& b) {
   return fs::weakly_canonical(a, ec1) == fs::weakly_canonical(b, ec2);
 }
 
+// Output names are matched in any case: x.NII.GZ is written as the .nii.gz it says it is.
 bool is_nifti_name(const std::string& p) {
   auto ends = [&](const std::string& s) {
-    return p.size() > s.size() && p.compare(p.size() - s.size(), s.size(), s) == 0;
+    if (p.size() <= s.size()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(p[p.size() - s.size() + i])) != s[i])
+        return false;
+    }
+    return true;
   };
   return ends(".nii") || ends(".nii.gz");
 }
 
-// A directory that cannot take our temporary file fails its items before any work is done.
-void check_output_dir(const std::string& out_path) {
+// The output's directory, created when missing (as `tandem svd -o` creates its folder, and as a
+// `tandem run` output template such as "smoothed/{}_bold.nii.gz" needs); a directory that cannot
+// be made or written fails its item before any work is done.
+void prepare_output_dir(const std::string& out_path) {
   fs::path dir = fs::path(out_path).parent_path();
   if (dir.empty()) dir = ".";
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error("output directory does not exist: " + dir.string());
+  if (!fs::is_directory(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir)) {
+      throw Error(dir.string() + ": cannot create the output directory: " +
+                  (ec ? ec.message() : "a file of that name is in the way"));
+    }
+  }
   if (::access(dir.c_str(), W_OK) != 0)
-    throw Error("output directory is not writable: " + dir.string());
+    throw Error(dir.string() + ": output directory is not writable");
 }
 
 nlohmann::json report_item(const SmoothReport& r, const std::string& status,
@@ -129,21 +144,34 @@ SmoothOptions make_options(const SmoothArgs& a) {
   return o;
 }
 
+// Whether -o names a directory. A path ending in '/' or an existing directory is one; otherwise
+// a name ending in .nii or .nii.gz is a file, a name without an extension a new directory, and
+// any other extension (out.img, x.nii.gzz) a mistake: silently making a directory of it would
+// hide the typo.
+bool output_is_directory(const std::string& out, std::size_t inputs) {
+  std::error_code ec;
+  if (out.back() == '/' || fs::is_directory(out, ec)) return true;
+  const std::string name = fs::path(out).filename().string();
+  const bool has_extension = name.find('.', 1) != std::string::npos;
+  if (inputs > 1 && (is_nifti_name(out) || has_extension)) {
+    throw UsageError("-o " + out + ": " + std::to_string(inputs) +
+                     " inputs need an output directory, not one file (end the path with '/' for a "
+                     "new directory of that name)");
+  }
+  if (is_nifti_name(out)) return false;
+  if (has_extension) {
+    throw UsageError(
+        "-o " + out +
+        ": an output file must end in .nii or .nii.gz (end the path with '/' for a new "
+        "directory of that name)");
+  }
+  return true;
+}
+
 // Output path per input: -o FILE for one input, else DIR/<BIDS name with desc-sm<fwhm>>.
 std::vector<std::string> output_paths(const SmoothArgs& a, const SmoothOptions& o) {
+  if (!output_is_directory(a.output, a.inputs.size())) return {a.output};
   std::error_code ec;
-  bool dir_mode = a.inputs.size() > 1 || fs::is_directory(a.output, ec) || a.output.back() == '/' ||
-                  !is_nifti_name(a.output);
-  if (!dir_mode) return {a.output};
-  if (a.inputs.size() == 1 && !fs::exists(a.output, ec) && a.output.back() != '/' &&
-      a.output.find(".nii") != std::string::npos) {
-    throw UsageError("-o " + a.output + ": an output file must end in .nii or .nii.gz");
-  }
-  // Several inputs go into a directory; a new one named like an image is a typo for a file.
-  if (a.inputs.size() > 1 && !fs::is_directory(a.output, ec) && is_nifti_name(a.output)) {
-    throw UsageError("-o " + a.output + ": " + std::to_string(a.inputs.size()) +
-                     " inputs need an output directory, not one file");
-  }
   fs::create_directories(a.output, ec);  // failure shows up per item, as for svd
   std::string label = o.to_fwhm_mm > 0 ? fwhm_label({o.to_fwhm_mm, o.to_fwhm_mm, o.to_fwhm_mm})
                                        : fwhm_label(o.fwhm_mm);
@@ -235,7 +263,7 @@ int run_smooth(const SmoothArgs& a) {
     r.input = a.inputs[i];
     r.output = outputs[i];
     try {
-      check_output_dir(outputs[i]);
+      prepare_output_dir(outputs[i]);
       try {
         r = smooth_file(a.inputs[i], outputs[i], o);
       } catch (const CudaError& e) {
@@ -299,7 +327,9 @@ std::function<int()> setup_smooth(CLI::App& sub) {
   sub.add_option("inputs", a->inputs, "NIfTI images (.nii or .nii.gz), 3-D or 4-D");
   sub.add_option(
       "-o,--output", a->output,
-      "Output .nii/.nii.gz for one input, or a directory (BIDS names with desc-sm<fwhm>)");
+      "Output .nii/.nii.gz (any case) for one input, or a directory (BIDS names with "
+      "desc-sm<fwhm>): a path ending in '/', an existing directory or a name without extension. "
+      "Missing directories are created");
   sub.add_option("--fwhm", a->fwhm, "FWHM in mm: one value, or x,y,z (0 skips an axis)");
   sub.add_option(
       "--to-fwhm", a->to_fwhm,

@@ -26,7 +26,7 @@ TANDEM_SIMD_CLONES void value_range(const float* v, std::size_t n, float* lo, fl
 
 NiftiStreamWriter::NiftiStreamWriter(const NiftiImage& like, const std::string& path,
                                      const NiftiWriteOptions& options, const float* data)
-    : like_(like), options_(options), data_(data), gz_(has_gz_suffix(path)), file_(path) {
+    : like_(like), options_(options), data_(data), gz_(gzip_output_name(path)), file_(path) {
   elem_size_ = static_cast<std::size_t>(nifti_bytes_per_voxel(options.datatype));
   volume_voxels_ = like.shape().voxels();
   volumes_ = like.volumes();

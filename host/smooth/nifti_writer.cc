@@ -2,6 +2,7 @@
 #include "smooth/nifti_writer.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -35,6 +36,13 @@ void encode(const float* in, std::size_t n, std::uint8_t* out) {
 }
 
 }  // namespace
+
+bool gzip_output_name(const std::string& path) {
+  const std::size_t n = path.size();
+  return n >= 3 && path[n - 3] == '.' &&
+         std::tolower(static_cast<unsigned char>(path[n - 2])) == 'g' &&
+         std::tolower(static_cast<unsigned char>(path[n - 1])) == 'z';
+}
 
 int nifti_bytes_per_voxel(int datatype) {
   int nbyper = 0, swapsize = 0;
@@ -169,7 +177,7 @@ void write_nifti_like(const NiftiImage& like, const std::string& path, const flo
     body_size = converted.size();
   }
   AtomicFile out(path);
-  if (has_gz_suffix(path)) {
+  if (gzip_output_name(path)) {
     // The header is its own small member, so the voxel data is compressed without a copy.
     std::vector<std::uint8_t> z =
         gzip_compress_parallel(head.data(), head.size(), options.compression_level, 1);

@@ -37,6 +37,10 @@ void write_nifti_like(const NiftiImage& like, const std::string& path, const flo
 std::vector<std::uint8_t> nifti_output_header(const NiftiImage& like, int datatype, double cal_min,
                                               double cal_max, const std::string& descrip);
 
+/// True when an output named `path` is written gzip-compressed: its name ends in ".gz" in any
+/// case, so that x.NII.GZ is as much a .nii.gz as x.nii.gz is.
+bool gzip_output_name(const std::string& path);
+
 /// Bytes per voxel of a NIfTI datatype code.
 int nifti_bytes_per_voxel(int datatype);
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -314,10 +315,15 @@ std::string fwhm_label(const std::array<double, 3>& f) {
 std::string smoothed_file_name(const std::string& input_path, const std::string& label) {
   std::string name = input_path.substr(input_path.find_last_of('/') + 1);
   std::string ext;
+  // The extension is matched in any case and kept as the input spells it (bold.NII.GZ).
   for (const char* e : {".nii.gz", ".nii"}) {
     std::string s(e);
-    if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) {
-      ext = s;
+    if (name.size() <= s.size()) continue;
+    std::string tail = name.substr(name.size() - s.size());
+    std::string lower = tail;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == s) {
+      ext = tail;
       name.resize(name.size() - s.size());
       break;
     }
