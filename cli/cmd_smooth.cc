@@ -206,6 +206,14 @@ int run_smooth(const SmoothArgs& a) {
   if (a.time_filter && a.fwhm.empty()) throw UsageError("--time-filter needs --fwhm");
   if (modes != 1) throw UsageError("smooth: give exactly one of --fwhm, --to-fwhm, --estimate");
   SmoothOptions o = make_options(a);
+  // One missing or broken mask would fail every image alike: it is the command line that is wrong.
+  if (!a.mask.empty()) {
+    try {
+      check_mask_file(a.mask);
+    } catch (const InputError& e) {
+      throw UsageError(std::string("--mask ") + e.what());
+    }
+  }
   ProgressLine progress(stderr, !a.quiet);
   // --estimate filters nothing: only --device gpu (which must find a device) looks for one.
   const DeviceChoice device = parse_device(a.device);

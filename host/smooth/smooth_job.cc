@@ -74,21 +74,60 @@ NiftiWriteOptions write_options(const NiftiImage& img, const SmoothOptions& opt,
 
 }  // namespace
 
+namespace {
+
+// "19x20x10" for a 3-D file, "19x20x10x2" for a 4-D one: as the file declares itself.
+std::string declared_dims(const NiftiImage& img) {
+  const nifti_image& h = img.header();
+  std::string s;
+  for (int i = 1; i <= h.dim[0]; ++i) s += (i > 1 ? "x" : "") + std::to_string(h.dim[i]);
+  return s;
+}
+
+// The translation column of nibabel's img.affine: sform when sform_code > 0, else qform when
+// qform_code > 0, else nibabel's base affine (the grid centred on the origin, x flipped).
+std::array<double, 3> affine_offset(const NiftiImage& img) {
+  const nifti_image& h = img.header();
+  if (h.sform_code > 0) return {h.sto_xyz.m[0][3], h.sto_xyz.m[1][3], h.sto_xyz.m[2][3]};
+  if (h.qform_code > 0) return {h.qoffset_x, h.qoffset_y, h.qoffset_z};
+  const VolumeShape s = img.shape();
+  auto centre = [](std::int64_t n, double d) { return (static_cast<double>(n) - 1) / 2 * d; };
+  return {centre(s.nx, std::fabs(h.pixdim[1])), -centre(s.ny, std::fabs(h.pixdim[2])),
+          -centre(s.nz, std::fabs(h.pixdim[3]))};
+}
+
+bool nearly_equal(double a, double b) {
+  return std::fabs(a - b) <= 1e-4 * std::max(1.0, std::fabs(b));
+}
+
+}  // namespace
+
+void check_mask_file(const std::string& mask_path) {
+  NiftiImage m = NiftiImage::read(mask_path);
+  if (m.volumes() != 1) {
+    throw InputError(mask_path, "", "a mask is one 3-D volume; this one is " + declared_dims(m));
+  }
+  m.wait_complete();
+}
+
 SmoothingMask load_mask(const std::string& mask_path, const NiftiImage& image) {
   NiftiImage m = NiftiImage::read(mask_path);
   if (!(m.shape() == image.shape()) || m.volumes() != 1) {
-    auto s = m.shape(), t = image.shape();
-    throw InputError(mask_path, "",
-                     "mask grid " + std::to_string(s.nx) + "x" + std::to_string(s.ny) + "x" +
-                         std::to_string(s.nz) + "x" + std::to_string(m.volumes()) +
-                         " differs from the image's " + std::to_string(t.nx) + "x" +
-                         std::to_string(t.ny) + "x" + std::to_string(t.nz));
+    const VolumeShape t = image.shape();
+    throw InputError(image.path(), "",
+                     "mask " + mask_path + " is " + declared_dims(m) + ", the image is " +
+                         std::to_string(t.nx) + "x" + std::to_string(t.ny) + "x" +
+                         std::to_string(t.nz));
   }
+  // The whole affine: a mask of the same shape and voxel size shifted in space is another grid.
   auto a = m.affine3(), b = image.affine3();
-  for (int i = 0; i < 9; ++i) {
-    if (std::fabs(a[i] - b[i]) > 1e-4 * std::max(1.0, std::fabs(b[i]))) {
-      throw InputError(mask_path, "", "mask affine differs from the image's (not the same grid)");
-    }
+  auto at = affine_offset(m), bt = affine_offset(image);
+  bool same = true;
+  for (int i = 0; i < 9; ++i) same = same && nearly_equal(a[i], b[i]);
+  for (int i = 0; i < 3; ++i) same = same && nearly_equal(at[i], bt[i]);
+  if (!same) {
+    throw InputError(image.path(), "",
+                     "mask " + mask_path + ": affine differs from the image's (not the same grid)");
   }
   std::vector<float> v(m.shape().voxels());
   m.read_volume(0, v.data());

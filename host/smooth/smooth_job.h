@@ -57,8 +57,13 @@ struct SmoothingMask {
   std::vector<float> smoothed;       ///< M⊛G, set by smooth_volumes()
 };
 
-/// Loads `mask_path` and checks that its grid (shape and affine) matches `image`; throws
-/// InputError naming the mask otherwise.
+/// Reads `mask_path` whole, before any image is processed; throws InputError naming the mask when
+/// it cannot be read, is not NIfTI, is truncated or holds more than one volume.
+void check_mask_file(const std::string& mask_path);
+
+/// Loads `mask_path` and checks that its grid (shape and the whole affine, rotation, zooms and
+/// origin, to 1e-4 relative) matches `image`; throws InputError naming the image and the mask
+/// otherwise ("bold.nii.gz: mask m.nii.gz is 19x20x10, the image is 20x20x10").
 SmoothingMask load_mask(const std::string& mask_path, const NiftiImage& image);
 
 /// Writes volume t into the buffer (shape.voxels() floats); returns non-finite values zeroed.

@@ -2,6 +2,7 @@
 """Writes synthetic NIfTI images for tandem smooth's tests.
 
 usage: make_image.py OUT.nii[.gz] --shape X,Y,Z[,T...] [--dtype int16] [--voxel 2,3,4]
+       [--origin X,Y,Z]
        [--slope S --inter I] [--big-endian] [--nifti2] [--qform-only] [--no-xform]
        [--nan N] [--inf N] [--impulse] [--seed S] [--header-fields]
 Values are uniform noise (integers for integer dtypes) unless --impulse (1 at the centre).
@@ -19,6 +20,7 @@ def main():
     p.add_argument("--shape", required=True)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--voxel", default="3,3,3")
+    p.add_argument("--origin", default="-10,20,-30", help="the affine's translation in mm")
     p.add_argument("--slope", type=float)
     p.add_argument("--inter", type=float, default=0.0)
     p.add_argument("--big-endian", action="store_true")
@@ -59,7 +61,7 @@ def main():
     if a.big_endian:
         data = data.astype(dtype.newbyteorder(">"))
     affine = np.diag(vox + [1.0])
-    affine[:3, 3] = [-10.0, 20.0, -30.0]
+    affine[:3, 3] = [float(v) for v in a.origin.split(",")]
     cls = nib.Nifti2Image if a.nifti2 else nib.Nifti1Image
     img = cls(data, affine, dtype=data.dtype)
     h = img.header

@@ -33,6 +33,10 @@ class SmoothErrorsTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   RunResult smooth(const std::string& args) { return run(tandem() + " smooth " + args); }
+  void make(const std::string& args) {
+    auto r = run(python() + " " + script("make_image.py") + " " + args);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
   // Only the given names remain in dir: no temporaries, no partial outputs.
   void expect_only(const std::string& dir, std::vector<std::string> names) {
     std::vector<std::string> found;
@@ -124,22 +128,69 @@ TEST_F(SmoothErrorsTest, BadFwhmIsAUsageError) {
 }
 
 TEST_F(SmoothErrorsTest, MaskOnAnotherGrid) {
-  auto m = run(python() + " " + script("make_image.py") + " " + (d_ / "mask.nii") +
-               " --shape 8,8,7 --mask-of 1");
-  ASSERT_EQ(m.exit_code, 0) << m.output;
+  make((d_ / "mask.nii") + " --shape 8,8,7 --mask-of 1");
   auto r = smooth((d_ / "good.nii.gz") + " --fwhm 6 --mask " + (d_ / "mask.nii") + " -o " +
                   (d_ / "out.nii"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find((d_ / "mask.nii") + ": mask grid 8x8x7x1 differs"), std::string::npos)
+  // The line names the image first, then the mask, each with its own dimensionality.
+  EXPECT_NE(r.output.find("tandem: error: " + (d_ / "good.nii.gz") + ": mask " + (d_ / "mask.nii") +
+                          " is 8x8x7, the image is 8x8x8"),
+            std::string::npos)
       << r.output;
-  auto m2 = run(python() + " " + script("make_image.py") + " " + (d_ / "mask2.nii") +
-                " --shape 8,8,8 --voxel 2,2,2 --mask-of 1");
-  ASSERT_EQ(m2.exit_code, 0) << m2.output;
+  make((d_ / "mask2.nii") + " --shape 8,8,8 --voxel 2,2,2 --mask-of 1");
   auto r2 = smooth((d_ / "good.nii.gz") + " --fwhm 6 --mask " + (d_ / "mask2.nii") + " -o " +
                    (d_ / "out.nii"));
   EXPECT_EQ(r2.exit_code, 1) << r2.output;
-  EXPECT_NE(r2.output.find("mask affine differs"), std::string::npos) << r2.output;
+  EXPECT_NE(r2.output.find((d_ / "good.nii.gz") + ": mask " + (d_ / "mask2.nii") +
+                           ": affine differs from the image's (not the same grid)"),
+            std::string::npos)
+      << r2.output;
   EXPECT_FALSE(fs::exists(d_ / "out.nii"));
+}
+
+TEST_F(SmoothErrorsTest, MaskShiftedInSpaceIsAnotherGrid) {
+  // Same shape and voxel size as good.nii.gz (origin -10,20,-30), 10 mm further along x.
+  make((d_ / "shifted.nii") + " --shape 8,8,8 --origin 0,20,-30 --mask-of 1");
+  auto r = smooth((d_ / "good.nii.gz") + " --fwhm 6 --mask " + (d_ / "shifted.nii") + " -o " +
+                  (d_ / "out.nii"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("affine differs from the image's (not the same grid)"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(d_ / "out.nii"));
+  // The same origin to within float rounding is the same grid.
+  make((d_ / "same.nii") + " --shape 8,8,8 --origin=-10.000001,20,-30 --mask-of 1");
+  auto ok = smooth((d_ / "good.nii.gz") + " --fwhm 6 --mask " + (d_ / "same.nii") + " -o " +
+                   (d_ / "out.nii") + " -q");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+}
+
+TEST_F(SmoothErrorsTest, UnusableMaskIsAUsageErrorBeforeAnyImage) {
+  std::ofstream(d_ / "notes.nii")
+      << "plain text, not an image; long enough to have a header size\n";
+  make((d_ / "two.nii") + " --shape 8,8,8,2");
+  fs::copy_file(d_ / "good.nii.gz", d_ / "second.nii.gz");
+  make((d_ / "whole.nii.gz") + " --shape 8,8,8 --mask-of 1");
+  fs::copy_file(d_ / "whole.nii.gz", d_ / "cut.nii.gz");
+  fs::resize_file(d_ / "cut.nii.gz", fs::file_size(d_ / "cut.nii.gz") * 2 / 3);
+  const std::pair<std::string, std::string> cases[] = {
+      {"nosuch.nii.gz", "No such file or directory"},
+      {"notes.nii", "not a NIfTI file"},
+      {"two.nii", "a mask is one 3-D volume; this one is 8x8x8x2"},
+      {"cut.nii.gz", "truncated"}};
+  for (const auto& [mask, reason] : cases) {
+    for (const char* mode : {"--fwhm 6 -o ", "--estimate -o "}) {
+      auto r = smooth((d_ / "good.nii.gz") + " " + (d_ / "second.nii.gz") + " " + mode +
+                      (d_ / "out/") + " --mask " + (d_ / mask));
+      EXPECT_EQ(r.exit_code, 2) << mask << ": " << r.output;
+      EXPECT_NE(r.output.find("tandem: error: --mask " + (d_ / mask) + ": "), std::string::npos)
+          << r.output;
+      EXPECT_NE(r.output.find(reason), std::string::npos) << r.output;
+      // One line, not one per image.
+      EXPECT_EQ(r.output.find("--mask", r.output.find("--mask") + 1), std::string::npos)
+          << r.output;
+      EXPECT_FALSE(fs::exists(d_ / "out"));
+    }
+  }
 }
 
 TEST_F(SmoothErrorsTest, UnwritableOutputDirectory) {
