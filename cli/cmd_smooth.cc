@@ -124,7 +124,8 @@ nlohmann::json report_item(const SmoothReport& r, const std::string& status,
     for (const auto& s : r.estimates)
       e.push_back({{"fwhm_mm", s.fwhm_mm}, {"combined_mm", s.combined_mm}});
     j["estimates"] = e;
-    j["blur_steps_mm"] = r.blur_steps_mm;
+    j["trial_fwhm_mm"] = r.trial_fwhm_mm;
+    j["applied_fwhm_mm"] = r.applied_fwhm_mm;
   }
   return j;
 }

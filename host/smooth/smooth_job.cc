@@ -197,40 +197,92 @@ SmoothnessEstimate estimate_series(const float* data, const VolumeShape& shape,
   return average_estimates(per.data(), volumes);
 }
 
-// 3dBlurToFWHM: blur by sqrt(T² − est²), re-estimate, repeat until est ≥ G. T sits inside the
-// accepted window [G, 1.1·G] so that a slightly super-additive estimate does not overshoot it.
-void blur_to_fwhm(const NiftiImage& img, const SmoothOptions& opt, SmoothingMask* mask, float* data,
-                  SmoothReport& rep) {
-  const double goal = opt.to_fwhm_mm, aim = 1.04 * goal;
+// One --to-fwhm trial: `input` blurred by an isotropic `fwhm` (mm) into `out`; returns the
+// estimate of the result and records both in the report.
+double blur_trial(const NiftiImage& img, const SmoothOptions& opt, SmoothingMask* mask,
+                  const float* input, float* out, double fwhm, SmoothReport& rep) {
   const VolumeShape shape = img.shape();
-  const std::size_t total = shape.voxels() * static_cast<std::size_t>(img.volumes());
-  auto other = uninitialized_floats(total);
-  for (int iter = 0; iter < 8; ++iter) {
-    SmoothnessEstimate est = estimate_series(data, shape, img.volumes(), rep.voxel_mm, mask);
-    rep.estimates.push_back(est);
-    if (est.combined_mm < 0) throw InputError(img.path(), "", "smoothness cannot be estimated");
-    if (est.combined_mm >= goal) break;
-    double step = std::sqrt(aim * aim - est.combined_mm * est.combined_mm);
-    rep.blur_steps_mm.push_back(step);
-    rep.sigma_voxels = sigmas_in_voxels({step, step, step}, rep.voxel_mm);
-    SeparableGaussian g(shape, rep.sigma_voxels, opt.edges);
-    smooth_volumes(
-        g, img.volumes(),
-        [&](std::int64_t t, float* dst) {
-          std::copy_n(data + static_cast<std::size_t>(t) * shape.voxels(), shape.voxels(), dst);
-          return std::size_t{0};
-        },
-        mask, opt.threads, other.get(), nullptr, device_for(opt, g, rep));
-    std::copy_n(other.get(), total, data);
+  rep.trial_fwhm_mm.push_back(fwhm);
+  rep.sigma_voxels = sigmas_in_voxels({fwhm, fwhm, fwhm}, rep.voxel_mm);
+  SeparableGaussian g(shape, rep.sigma_voxels, opt.edges);
+  smooth_volumes(
+      g, img.volumes(),
+      [&](std::int64_t t, float* dst) {
+        std::copy_n(input + static_cast<std::size_t>(t) * shape.voxels(), shape.voxels(), dst);
+        return std::size_t{0};
+      },
+      mask, opt.threads, out, nullptr, device_for(opt, g, rep));
+  rep.estimates.push_back(estimate_series(out, shape, img.volumes(), rep.voxel_mm, mask));
+  return rep.estimates.back().combined_mm;
+}
+
+// The next total FWHM to try. Gaussian widths add in squares, so est² is close to linear in F²:
+// interpolate there between the trials below and above the aim. Before one lands above, grow
+// at least 1.2× per trial and at most 4× (2× when the estimate did not move: sub-voxel kernels
+// barely change it, so the secant through them is flat or wild); once bracketed, stay a tenth
+// inside the bracket so that it shrinks every time.
+double next_fwhm(double aim, double lo_f, double lo_e, double hi_f, double hi_e, double prev_f,
+                 double prev_e) {
+  auto square_secant = [&](double f1, double e1, double f2, double e2) {
+    double slope = (e2 * e2 - e1 * e1) / (f2 * f2 - f1 * f1);
+    return slope > 0 ? std::sqrt(std::max(0.0, f1 * f1 + (aim * aim - e1 * e1) / slope)) : 0.0;
+  };
+  if (hi_f < 0) {
+    if (lo_e - prev_e <= 0.01 * lo_e) return 2 * lo_f;  // a flat secant says nothing
+    double f = square_secant(prev_f, prev_e, lo_f, lo_e);
+    return std::clamp(f > 0 ? f : 2 * lo_f, 1.2 * lo_f, 2 * lo_f);
   }
-  double final_fwhm = rep.estimates.back().combined_mm;
-  if (final_fwhm < goal || final_fwhm > 1.1 * goal) {
+  double f = square_secant(lo_f, lo_e, hi_f, hi_e);
+  const double margin = 0.1 * (hi_f - lo_f);
+  return std::clamp(f > 0 ? f : 0.5 * (lo_f + hi_f), lo_f + margin, hi_f - margin);
+}
+
+// 3dBlurToFWHM's goal: the classic estimate of the output lies in [G, 1.1·G]. Every trial blurs
+// the input itself by a total FWHM F (blurring a blurred copy again in small steps changes
+// nothing once the kernels are sub-voxel), so the output is exactly `--fwhm F` of the input. F
+// starts at √(aim² − est²), grows until the estimate passes G and is then narrowed until it lands
+// in the window. Returns the buffer holding the result: `data` when the input is already there.
+const float* blur_to_fwhm(const NiftiImage& img, const SmoothOptions& opt, SmoothingMask* mask,
+                          const float* data, float* out, SmoothReport& rep) {
+  constexpr int kMaxTrials = 12;
+  const double goal = opt.to_fwhm_mm, top = 1.1 * goal, aim = 1.05 * goal;
+  const std::string what = "--to-fwhm " + format_number(goal);
+  rep.estimates.push_back(estimate_series(data, img.shape(), img.volumes(), rep.voxel_mm, mask));
+  const double start = rep.estimates.back().combined_mm;
+  if (start >= goal && start <= top) return data;
+  if (start > top) {
     throw InputError(img.path(), "",
-                     "--to-fwhm " + format_number(goal) + ": smoothness is " +
-                         format_number(final_fwhm) + " mm after " +
-                         std::to_string(rep.blur_steps_mm.size()) +
-                         " blur steps, outside [goal, 1.1·goal]");
+                     what + ": the image is already smoother (" + format_number(start) +
+                         " mm) than the goal " + format_number(goal) + " mm; nothing was written");
   }
+  // White noise can leave every axis undefined (first-difference ratios ≤ 0): that is "rougher
+  // than any estimate", 0 mm, and the first blur makes it definable. A constant image stays
+  // undefined and fails below.
+  double lo_f = 0, lo_e = std::max(start, 0.0), hi_f = -1, hi_e = 0;
+  double prev_f = 0, prev_e = lo_e;
+  double f = std::sqrt(aim * aim - lo_e * lo_e);
+  for (int trial = 0; trial < kMaxTrials; ++trial) {
+    double e = blur_trial(img, opt, mask, data, out, f, rep);
+    if (e < 0) throw InputError(img.path(), "", what + ": smoothness cannot be estimated");
+    if (e >= goal && e <= top) {
+      rep.applied_fwhm_mm = f;
+      return out;
+    }
+    if (e < goal) {
+      prev_f = lo_f, prev_e = lo_e;
+      lo_f = f, lo_e = e;
+    } else {
+      hi_f = f, hi_e = e;
+    }
+    f = next_fwhm(aim, lo_f, lo_e, hi_f, hi_e, prev_f, prev_e);
+  }
+  throw InputError(
+      img.path(), "",
+      what + ": no blur reached [goal, 1.1·goal] in " + std::to_string(kMaxTrials) +
+          " trials (FWHM " + format_number(lo_f) + " mm gave " + format_number(lo_e) + " mm" +
+          (hi_f > 0 ? ", " + format_number(hi_f) + " mm gave " + format_number(hi_e) + " mm"
+                    : std::string()) +
+          ")");
 }
 
 }  // namespace
@@ -260,12 +312,13 @@ SmoothReport smooth_file(const std::string& input, const std::string& output,
         for (std::size_t i = 0; i < rep.shape.voxels(); ++i) v[i] = mask->inside[i] ? v[i] : 0.0f;
       }
     }
-    blur_to_fwhm(img, opt, mask.get(), data.get(), rep);
+    auto blurred = uninitialized_floats(total);
+    const float* result = blur_to_fwhm(img, opt, mask.get(), data.get(), blurred.get(), rep);
     rep.filter_seconds = seconds_since(t0);
     t0 = std::chrono::steady_clock::now();
     NiftiWriteOptions w =
         write_options(img, opt, "tandem smooth to-fwhm=" + format_number(opt.to_fwhm_mm) + "mm");
-    write_nifti_like(img, output, data.get(), w);
+    write_nifti_like(img, output, result, w);
     rep.write_seconds = seconds_since(t0);
     return rep;
   }

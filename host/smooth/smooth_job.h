@@ -21,7 +21,9 @@ class GpuSmoother;
 /// What `tandem smooth` does to one image.
 struct SmoothOptions {
   std::array<double, 3> fwhm_mm{};  ///< FWHM per axis in mm (0 skips the axis)
-  double to_fwhm_mm = 0;            ///< > 0: blur until the classic estimate reaches this instead
+  /// > 0: instead of fwhm_mm, blur by the isotropic FWHM whose result has a classic estimate in
+  /// [to_fwhm_mm, 1.1·to_fwhm_mm] (3dBlurToFWHM's goal); the input's own estimate must be below.
+  double to_fwhm_mm = 0;
   EdgeMode edges = EdgeMode::kReflect;
   std::string mask_path;       ///< empty: no mask
   bool keep_datatype = false;  ///< write the input's datatype instead of float32
@@ -39,12 +41,15 @@ struct SmoothReport {
   VolumeShape shape;
   std::int64_t volumes = 0;
   std::array<double, 3> voxel_mm{};      ///< affine column norms
-  std::array<double, 3> sigma_voxels{};  ///< σ used per axis (last blur step for --to-fwhm)
+  std::array<double, 3> sigma_voxels{};  ///< σ used per axis (the last trial's for --to-fwhm)
   std::size_t nonfinite = 0;             ///< NaN/±Inf input values replaced by 0
-  /// --to-fwhm: the estimate before each blur step and after the last one.
+  /// --to-fwhm: the estimate of the input, then of each trial blur; --estimate: the estimate.
   std::vector<SmoothnessEstimate> estimates;
-  /// --to-fwhm: the isotropic FWHM (mm) of each blur step.
-  std::vector<double> blur_steps_mm;
+  /// --to-fwhm: the isotropic total FWHM (mm) of each trial blur, each of the input itself.
+  std::vector<double> trial_fwhm_mm;
+  /// --to-fwhm: the FWHM (mm) of the output, as `--fwhm` would apply it to the input; 0 when the
+  /// input already met the goal and was written unblurred.
+  double applied_fwhm_mm = 0;
   double read_seconds = 0, filter_seconds = 0, write_seconds = 0;
   std::string device = "cpu";  ///< where the passes ran: "cpu" or the GpuSmoother's name()
   /// Why the CPU ran although SmoothOptions::gpu was set ("" otherwise).
