@@ -3,10 +3,13 @@
 
 #include <toml++/toml.h>
 
+#include <charconv>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
+#include "run/plan_check.h"
 
 namespace tandem::run {
 
@@ -86,6 +89,14 @@ std::string where(const std::string& file, const toml::node& node) {
   return file + ":" + std::to_string(node.source().begin.line);
 }
 
+// The shortest text that reads back as `v` ("6.1", not "6.1000000000000001" or "6.1" cut to six
+// digits as a stream would), so that fwhm = 6.1234567 reaches `tandem smooth` unchanged.
+std::string number_text(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 // Assigns one TOML value to its field; false when the type does not match.
 bool assign(const Field& f, const toml::node& v) {
   switch (f.kind) {
@@ -98,13 +109,10 @@ bool assign(const Field& f, const toml::node& v) {
         *static_cast<std::string*>(f.target) = *v.value<std::string>();
       else if (v.is_integer())
         *static_cast<std::string*>(f.target) = std::to_string(*v.value<int64_t>());
-      else if (v.is_floating_point()) {
-        std::ostringstream os;
-        os << *v.value<double>();
-        *static_cast<std::string*>(f.target) = os.str();
-      } else {
+      else if (v.is_floating_point())
+        *static_cast<std::string*>(f.target) = number_text(*v.value<double>());
+      else
         return false;
-      }
       return true;
     case Kind::kBool:
       if (!v.is_boolean()) return false;
@@ -116,7 +124,8 @@ bool assign(const Field& f, const toml::node& v) {
       return true;
     case Kind::kStrings: {
       const toml::array* a = v.as_array();
-      if (!a || !a->is_homogeneous(toml::node_type::string)) return false;
+      // An empty array is of the right type; check_plan says that it is empty.
+      if (!a || (!a->empty() && !a->is_homogeneous(toml::node_type::string))) return false;
       auto& out = *static_cast<std::vector<std::string>*>(f.target);
       out.clear();
       for (const auto& e : *a) out.push_back(*e.value<std::string>());
@@ -124,7 +133,7 @@ bool assign(const Field& f, const toml::node& v) {
     }
     case Kind::kInts: {
       const toml::array* a = v.as_array();
-      if (!a || !a->is_homogeneous(toml::node_type::integer)) return false;
+      if (!a || (!a->empty() && !a->is_homogeneous(toml::node_type::integer))) return false;
       auto& out = *static_cast<std::vector<int64_t>*>(f.target);
       out.clear();
       for (const auto& e : *a) out.push_back(*e.value<int64_t>());
@@ -135,7 +144,8 @@ bool assign(const Field& f, const toml::node& v) {
 }
 
 void bind_table(const toml::table& t, const std::string& name, const std::vector<Field>& fields,
-                const std::string& file) {
+                Plan& plan) {
+  const std::string& file = plan.path;
   for (const auto& [key, value] : t) {
     const Field* field = nullptr;
     for (const Field& f : fields) {
@@ -149,6 +159,7 @@ void bind_table(const toml::table& t, const std::string& name, const std::vector
       throw UsageError(where(file, value) + ": [" + name + "] " + field->key + ": expected " +
                        kind_text(field->kind));
     }
+    plan.origins[name + "." + field->key] = where(file, value);
   }
 }
 
@@ -160,56 +171,68 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
-int64_t parse_int(const std::string& s, const std::string& what) {
-  std::size_t used = 0;
-  int64_t v = 0;
+// VALUE of --set as one TOML value ("4", "true", "\"r5\"", "[\"a\", \"b\"]"), or null when it
+// is not one (a bare word such as r5 or 30m, or a,b).
+std::optional<toml::table> parse_value(const std::string& value) {
   try {
-    v = std::stoll(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
+    toml::table t = toml::parse("value = " + value);
+    // "4\nother = 5" parses too, but is not one value.
+    if (t.size() == 1 && t.contains("value")) return t;
+  } catch (const toml::parse_error&) {
   }
-  if (s.empty() || used != s.size()) throw UsageError(what + ": '" + s + "' is not an integer");
-  return v;
+  return std::nullopt;
 }
 
-// --set table.key=value, converted by the key's kind.
+// Sets one field from --set's VALUE: as TOML when it is a TOML value of the field's type; a bare
+// scalar (not quoted, not an array) for a text field is its own text, so that the forms people
+// type in a shell (svd.output=r5, jobs.timeout=30m, jobs.args=a,b) keep working.
+void set_field(const Field& f, const std::string& value, const std::string& what) {
+  std::optional<toml::table> parsed = parse_value(value);
+  const toml::node* node = parsed ? parsed->get("value") : nullptr;
+  if (node && assign(f, *node)) return;
+  const bool bare = !node || !(node->is_string() || node->is_array());
+  if (bare && (f.kind == Kind::kString || f.kind == Kind::kText)) {
+    *static_cast<std::string*>(f.target) = value;
+    return;
+  }
+  if (bare && f.kind == Kind::kStrings) {
+    *static_cast<std::vector<std::string>*>(f.target) = split_commas(value);
+    return;
+  }
+  if (bare && f.kind == Kind::kInts && !value.empty()) {
+    // The comma form of an integer array (svd.gpus=0,1), each part a TOML integer.
+    std::vector<int64_t> out;
+    for (const std::string& part : split_commas(value)) {
+      std::optional<toml::table> p = parse_value(part);
+      const toml::node* n = p ? p->get("value") : nullptr;
+      if (!n || !n->is_integer()) {
+        throw UsageError(what + ": expected " + kind_text(f.kind) + ", not '" + value + "'");
+      }
+      out.push_back(*n->value<int64_t>());
+    }
+    *static_cast<std::vector<int64_t>*>(f.target) = out;
+    return;
+  }
+  throw UsageError(what + ": expected " + kind_text(f.kind) + ", not '" + value + "'");
+}
+
+// --set table.key=value.
 void apply_override(const std::string& text,
                     std::vector<std::pair<std::string, std::vector<Field>>>& tables, Plan& plan) {
-  const std::string what = "--set " + text;
   auto eq = text.find('=');
   auto dot = text.find('.');
   if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
-    throw UsageError(what + ": expected TABLE.KEY=VALUE, e.g. jobs.jobs=4");
+    throw UsageError("--set " + text + ": expected TABLE.KEY=VALUE, e.g. jobs.jobs=4");
   }
   const std::string table = text.substr(0, dot), key = text.substr(dot + 1, eq - dot - 1);
   const std::string value = text.substr(eq + 1);
+  const std::string what = "--set " + text.substr(0, eq);
   for (auto& [name, fields] : tables) {
     if (name != table) continue;
     for (const Field& f : fields) {
       if (key != f.key) continue;
-      switch (f.kind) {
-        case Kind::kString:
-        case Kind::kText:
-          *static_cast<std::string*>(f.target) = value;
-          break;
-        case Kind::kBool:
-          if (value != "true" && value != "false")
-            throw UsageError(what + ": expected true or false");
-          *static_cast<bool*>(f.target) = value == "true";
-          break;
-        case Kind::kInt:
-          *static_cast<int64_t*>(f.target) = parse_int(value, what);
-          break;
-        case Kind::kStrings:
-          *static_cast<std::vector<std::string>*>(f.target) = split_commas(value);
-          break;
-        case Kind::kInts: {
-          auto& out = *static_cast<std::vector<int64_t>*>(f.target);
-          out.clear();
-          for (const auto& p : split_commas(value)) out.push_back(parse_int(p, what));
-          break;
-        }
-      }
+      set_field(f, value, what);
+      plan.origins[table + "." + key] = what;
       if (table == "svd") plan.svd.present = true;
       if (table == "jobs") plan.jobs.present = true;
       if (table == "smooth") plan.smooth.present = true;
@@ -221,40 +244,19 @@ void apply_override(const std::string& text,
   throw UsageError(what + ": no table '" + table + "' (known: svd, jobs, smooth)");
 }
 
-void require(bool ok, const std::string& file, const std::string& message) {
-  if (!ok) throw UsageError(file + ": " + message);
-}
-
-void validate(const Plan& p) {
-  const std::string& f = p.path;
-  require(p.svd.present || p.jobs.present || p.smooth.present, f,
-          "the plan has none of the tables [svd], [jobs], [smooth]");
-  if (p.svd.present) {
-    require(!p.svd.inputs.empty() || !p.svd.random.empty(), f,
-            "[svd] needs 'inputs' (an array of files) or 'random' (BxMxN)");
-    require(p.svd.inputs.empty() || !p.svd.output.empty(), f,
-            "[svd] needs 'output' (a directory) for its inputs");
-    require(!(p.svd.values_only && (p.svd.check || p.svd.canonical_signs)), f,
-            "[svd] check and canonical_signs need U and Vh, which values_only does not compute");
-  }
-  if (p.jobs.present) {
-    require(!p.jobs.command.empty(), f, "[jobs] needs 'command' (an array: program and arguments)");
-    require(!p.jobs.subjects.empty() || !p.jobs.args.empty(), f,
-            "[jobs] needs 'subjects' (a file) or 'args' (an array)");
-    require(p.jobs.threads_per_job >= 1, f, "[jobs] threads_per_job must be at least 1");
-  }
-  if (p.smooth.present) {
-    require(!p.smooth.input.empty() && !p.smooth.output.empty() && !p.smooth.fwhm.empty(), f,
-            "[smooth] needs 'input', 'output' (templates) and 'fwhm'");
-    require(!p.smooth.subjects.empty() || !p.smooth.args.empty(), f,
-            "[smooth] needs 'subjects' (a file) or 'args' (an array)");
-    const std::string& d = p.smooth.device;
-    require(d == "auto" || d == "cpu" || d == "gpu", f,
-            "[smooth] device must be \"auto\", \"cpu\" or \"gpu\", not \"" + d + "\"");
-  }
-}
-
 }  // namespace
+
+bool Plan::given(const std::string& table, const std::string& key) const {
+  return origins.count(table + "." + key) > 0;
+}
+
+std::string Plan::where(const std::string& table, const std::string& key) const {
+  auto it = origins.find(table + "." + key);
+  if (it == origins.end()) return path + ": [" + table + "] " + key;
+  // An override is named by itself; a file's value by its line and key.
+  if (it->second.rfind("--set ", 0) == 0) return it->second;
+  return it->second + ": [" + table + "] " + key;
+}
 
 Plan parse_plan_text(const std::string& text, const std::string& name,
                      const std::vector<std::string>& overrides) {
@@ -280,7 +282,7 @@ Plan parse_plan_text(const std::string& text, const std::string& name,
       if (!t)
         throw UsageError(where(name, value) + ": '" + tname + "' must be a table ([" + tname +
                          "])");
-      bind_table(*t, tname, fields, name);
+      bind_table(*t, tname, fields, plan);
     }
     if (!known) {
       throw UsageError(where(name, value) + ": unknown table or key '" + std::string(key.str()) +
@@ -291,7 +293,7 @@ Plan parse_plan_text(const std::string& text, const std::string& name,
   plan.jobs.present = root.contains("jobs");
   plan.smooth.present = root.contains("smooth");
   for (const std::string& o : overrides) apply_override(o, tables, plan);
-  validate(plan);
+  check_plan(plan);
   return plan;
 }
 

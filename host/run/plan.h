@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,7 @@ namespace tandem::run {
 struct SvdPlan {
   bool present = false;
   std::vector<std::string> inputs;
-  std::string random;  ///< BxMxN[:dtype][:seed=S], instead of or besides inputs
+  std::string random;  ///< BxMxN[:dtype][:seed=S], instead of inputs
   std::string output;
   std::string device = "auto";
   std::string algorithm = "auto";
@@ -20,7 +21,8 @@ struct SvdPlan {
   bool values_only = false;
   bool check = false;
   bool canonical_signs = false;
-  int64_t threads = 0;  ///< CPU SVD workers at most; 0 = as many as the core budget allows
+  int64_t threads =
+      0;  ///< CPU SVD workers at most (>= 1); absent (0) = as many as the budget allows
 };
 
 /// `[jobs]`: the same settings as `tandem map`'s options.
@@ -62,12 +64,23 @@ struct Plan {
   SvdPlan svd;
   JobsPlan jobs;
   SmoothPlan smooth;
+  /// Where each value that was given came from, by "table.key": "plan.toml:7", or
+  /// "--set table.key" for an override. Keys left at their defaults are absent.
+  std::map<std::string, std::string> origins;
+
+  /// True when the plan or an override gave `table`.`key`.
+  bool given(const std::string& table, const std::string& key) const;
+  /// How a message about that value begins: "plan.toml:7: [smooth] fwhm", "--set smooth.fwhm",
+  /// or "plan.toml: [smooth] fwhm" for a default.
+  std::string where(const std::string& table, const std::string& key) const;
 };
 
-/// Reads PLAN.toml and applies `overrides` ("jobs.jobs=4", "svd.device=cpu", arrays as
-/// comma-separated values). An unknown table or key, a value of the wrong type, a missing
-/// required key or a malformed file is a UsageError naming the file, the line, the key and what
-/// was expected, before anything runs.
+/// Reads PLAN.toml and applies `overrides`: "TABLE.KEY=VALUE", VALUE in TOML syntax as in the
+/// plan ("jobs.jobs=4", 'jobs.command=["echo", "{}"]', 'svd.output="r5"'). A VALUE that is not
+/// TOML is taken as text ("svd.output=r5", "jobs.timeout=30m"), split at commas for an array of
+/// strings ("jobs.args=a,b"). An unknown table or key, a value of the wrong type or out of range,
+/// a missing required key or a malformed file is a UsageError naming the file, the line (or the
+/// override), the key and the reason, before anything runs (see check_plan).
 Plan parse_plan(const std::string& path, const std::vector<std::string>& overrides);
 
 /// The same from TOML text (for tests); `name` stands for the file in messages.
