@@ -130,9 +130,12 @@ int run_demo(const DemoArgs& a) {
 
   CliObserver svd_observer(line, nullptr, "svd ");
   MapPrinter job_printer(line, setup.study.participants.size());
+  // Never resume: with --dir given twice, the outputs of the first run exist, and skipping them
+  // would compare the serial loop's full work with a run that did less.
   run::RunSettings settings{a.cores, false, self_executable()};
-  const run::RunOutcome o = run::run_plan(setup.plan, settings, svd_observer,
-                                          [&](const std::string&) { return &job_printer; });
+  const run::RunOutcome o =
+      run::run_plan(setup.plan, settings, svd_observer,
+                    [&](const std::string&, const jobs::MapPlan&) { return &job_printer; });
   line.finish();
   if (o.interrupted) {
     std::fprintf(stderr, "tandem: interrupted\n");

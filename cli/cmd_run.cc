@@ -33,6 +33,54 @@ struct RunArgs {
   bool shard_given = false;
 };
 
+// One job half's events, each line headed by the half and "[n/N]" ("smooth [1/2] ok sub-01"),
+// since the [smooth] and [jobs] halves report the same subjects side by side. The status line
+// and job output are MapPrinter's.
+class HalfPrinter : public jobs::PoolObserver {
+ public:
+  HalfPrinter(ProgressLine& line, const std::string& half, std::size_t total, std::size_t slot)
+      : line_(line), half_(half), total_(total), status_(line, total, slot, half + " ") {}
+
+  void job_retrying(const jobs::JobResult& r, double delay) override {
+    line_.event(half_ + " retry " + r.name + " in " + format_duration(delay) + " after attempt " +
+                std::to_string(r.attempts) + ": " + describe_job(r));
+  }
+  void job_output(const jobs::JobResult& r, const std::string& out,
+                  const std::string& err) override {
+    status_.job_output(r, out, err);
+  }
+  void job_finished(const jobs::JobResult& r) override {
+    const std::string head =
+        half_ + " [" + std::to_string(++finished_) + "/" + std::to_string(total_) + "] ";
+    if (jobs::is_failure(r.outcome)) {
+      std::string log = r.stderr_path.empty() ? "" : ", log: " + r.stderr_path;
+      line_.failure(head + "FAILED " + r.name + ": " + describe_job(r) + log);
+    } else if (!line_.is_tty()) {
+      line_.event(head + "ok " + r.name + " " + format_duration(r.duration));
+    }
+  }
+  void progress(const jobs::PoolProgress& p) override { status_.progress(p); }
+  void stopping(const std::string& reason) override { status_.stopping(reason); }
+
+ private:
+  ProgressLine& line_;
+  std::string half_;
+  std::size_t total_;
+  MapPrinter status_;
+  std::size_t finished_ = 0;
+};
+
+// "smooth: skipping 2 subjects whose outputs exist (--resume); running 1": subjects left out
+// are said up front, not only counted in the summary.
+void say_skipped(ProgressLine& line, const std::string& half, const jobs::MapPlan& plan,
+                 bool resume) {
+  if (plan.skipped.empty()) return;
+  std::string why = plan.skipped.front().message;  // "outputs exist", "succeeded in LOG"
+  line.event(half + ": skipping " + std::to_string(plan.skipped.size()) + " subject" +
+             (plan.skipped.size() == 1 ? "" : "s") + " already done (" + why +
+             (resume ? ", --resume" : "") + "); running " + std::to_string(plan.jobs.size()));
+}
+
 void print_outcome(ProgressLine& line, const run::RunOutcome& o) {
   line.finish();
   std::printf("run: core budget %d\n", o.cores);
@@ -68,10 +116,12 @@ int run_run(const RunArgs& a) {
   install_interrupt_handlers();
   CliObserver svd_observer(line, report.get(), "svd ");
   // One status line per job half, under the SVD's.
-  std::map<std::string, std::unique_ptr<MapPrinter>> printers;
-  auto printer_for = [&](const std::string& half) -> jobs::PoolObserver* {
+  std::map<std::string, std::unique_ptr<HalfPrinter>> printers;
+  auto printer_for = [&](const std::string& half,
+                         const jobs::MapPlan& half_plan) -> jobs::PoolObserver* {
+    if (!a.quiet) say_skipped(line, half, half_plan, a.resume);
     auto& p = printers[half];
-    if (!p) p = std::make_unique<MapPrinter>(line, 0, printers.size(), half + " ");
+    if (!p) p = std::make_unique<HalfPrinter>(line, half, half_plan.jobs.size(), printers.size());
     return p.get();
   };
   run::RunSettings settings{a.cores, a.resume, self_executable()};
@@ -105,11 +155,18 @@ std::function<int()> setup_run(CLI::App& sub) {
   auto a = std::make_shared<RunArgs>();
   sub.add_option("plan", a->plan, "PLAN.toml with [svd], [jobs] and/or [smooth] tables")
       ->required();
-  sub.add_option("--set", a->set, "Override a plan value, e.g. --set jobs.jobs=4 (repeatable)");
+  sub.add_option(
+      "--set", a->set,
+      "Override a plan value: TABLE.KEY=VALUE, VALUE as in the plan (TOML), e.g. "
+      "jobs.jobs=4, 'jobs.command=[\"echo\", \"{}\"]', 'svd.output=\"r5\"'; a VALUE that "
+      "is not TOML is text (svd.output=r5, jobs.timeout=30m), and for an array split at "
+      "commas (jobs.args=a,b). Checked as the plan is (repeatable)");
   sub.add_option("--cores", a->cores,
                  "Core budget for SVD workers and jobs together (default: usable cores)")
       ->check(CLI::PositiveNumber);
-  sub.add_flag("--resume", a->resume, "Skip complete SVD outputs and finished jobs");
+  sub.add_flag("--resume", a->resume,
+               "Skip complete SVD outputs, [smooth] subjects whose output exists and finished "
+               "jobs (without it, [svd] and [smooth] redo their work)");
   sub.add_option("--report", a->report, "One JSON report for both halves ({shard} becomes K-of-N)");
   CLI::Option* shard = sub.add_option(
       "--shard", a->shard,

@@ -6,12 +6,15 @@
 #include <memory>
 #include <thread>
 
+#include "backend_registry.h"
 #include "core/core_budget.h"
 #include "core/cores.h"
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "jobs/template.h"
 #include "jobs/units.h"
 #include "run/budgeted_backend.h"
+#include "run/plan_check.h"
 
 namespace tandem::run {
 
@@ -37,6 +40,94 @@ std::vector<SvdSource> svd_sources(const SvdPlan& s) {
   std::vector<SvdSource> out = expand_inputs(s.inputs, s.output);
   if (!s.random.empty()) out.push_back(random_source(parse_random_spec(s.random), s.output));
   return out;
+}
+
+// The placeholders of a half's templates against its subjects' columns, each error naming the
+// plan's key (map's own check, in plan_map, would name "map" or "--output").
+void check_templates(const Plan& plan, const std::string& table, const std::string& subjects,
+                     const std::vector<std::string>& args,
+                     const std::vector<std::pair<std::string, std::vector<std::string>>>& keys) {
+  // Standard input can be read once only: plan_map checks those templates itself.
+  if (subjects == "-") return;
+  std::vector<std::string> columns;
+  try {
+    columns = subjects.empty() ? jobs::subjects_from_args(args).columns
+                               : jobs::load_subjects(subjects).columns;
+  } catch (const InputError& e) {
+    // Nothing has run yet: a subject list that cannot be used is a bad plan value (exit 2).
+    throw UsageError(plan.where(table, "subjects") + ": " + e.what());
+  }
+  for (const auto& [key, texts] : keys) {
+    for (const std::string& text : texts) {
+      jobs::Template t(text, columns, plan.where(table, key));
+      if (key != "command" && key != "input" && t.uses_slot()) {
+        throw UsageError(plan.where(table, key) +
+                         ": {%} (the worker slot) is unknown before a job runs");
+      }
+    }
+  }
+}
+
+// plan_map's remaining usage errors (two subjects that would run the same command) are about
+// the half as a whole: they name the table, not a flag the plan never had.
+jobs::MapPlan plan_half(const Plan& plan, const std::string& table, const jobs::MapOptions& o) {
+  try {
+    return jobs::plan_map(o);
+  } catch (const UsageError& e) {
+    throw UsageError(plan.path + ": [" + table + "] " + without_flag(e.what()));
+  }
+}
+
+void check_placeholders(const Plan& plan) {
+  const SmoothPlan& s = plan.smooth;
+  if (s.present) {
+    check_templates(plan, "smooth", s.subjects, s.args,
+                    {{"input", {s.input}}, {"output", {s.output}}});
+  }
+  const JobsPlan& j = plan.jobs;
+  if (j.present) {
+    check_templates(plan, "jobs", j.subjects, j.args,
+                    {{"command", j.command}, {"outputs", j.outputs}});
+  }
+}
+
+// `tandem smooth --device gpu` in every job would fail each one alike: refused up front, as
+// [svd] device = "gpu" is.
+void check_smooth_device(const Plan& plan) {
+  if (!plan.smooth.present || plan.smooth.device != "gpu") return;
+  std::string why;
+  if (list_gpus(&why).empty()) {
+    throw UsageError(plan.where("smooth", "device") + ": \"gpu\", but " + why);
+  }
+}
+
+// The SVD backend the plan asks for; no usable GPU for device = "gpu" names the plan's key.
+std::shared_ptr<Backend> svd_backend(const Plan& plan, const BackendConfig& cfg,
+                                     std::string* note) {
+  try {
+    return make_backend(cfg, note);
+  } catch (const NoDeviceError& e) {
+    throw UsageError(plan.where("svd", "device") + ": \"gpu\", but " + without_flag(e.what()));
+  }
+}
+
+// The [smooth] half. A subject whose output exists is done only under --resume: otherwise the
+// plan's settings may have changed since it was written, and it is smoothed again (as `tandem
+// smooth` and the [svd] half redo theirs). The output stays declared either way, so that a
+// failed job's output is removed rather than left looking like a result.
+jobs::MapPlan plan_smooth(const Plan& p, const RunSettings& settings) {
+  const SmoothPlan& s = p.smooth;
+  jobs::MapOptions o = smooth_options(s, settings.self_exe);
+  o.shard = settings.shard;
+  if (settings.resume) return plan_half(p, "smooth", o);
+  o.outputs.clear();
+  jobs::MapPlan plan = plan_half(p, "smooth", o);
+  const jobs::Template output(s.output, plan.subjects.columns, "[smooth] output");
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
+    plan.jobs[i].outputs = {
+        output.render(plan.subjects.rows[plan.rows[i]], plan.jobs[i].seq, 0, false)};
+  }
+  return plan;
 }
 
 // One job half, planned up front so its usage errors come before anything runs.
@@ -99,18 +190,15 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
   out.cores = settings.cores > 0 ? settings.cores : available_cores();
   CoreBudget budget(out.cores);
 
+  check_placeholders(plan);
+  check_smooth_device(plan);
   // Each half shards its own subject list, as `tandem map --shard` would.
-  auto plan_half = [&](jobs::MapOptions o) {
-    o.shard = settings.shard;
-    return jobs::plan_map(o);
-  };
   std::vector<JobHalf> halves;
-  if (plan.smooth.present) {
-    halves.push_back({"smooth", plan_half(smooth_options(plan.smooth, settings.self_exe)), false});
-  }
+  if (plan.smooth.present) halves.push_back({"smooth", plan_smooth(plan, settings), false});
   if (plan.jobs.present) {
-    halves.push_back(
-        {"jobs", plan_half(jobs_options(plan.jobs, settings.resume)), plan.jobs.jobs > 0});
+    jobs::MapOptions o = jobs_options(plan.jobs, settings.resume);
+    o.shard = settings.shard;
+    halves.push_back({"jobs", plan_half(plan, "jobs", o), plan.jobs.jobs > 0});
   }
   for (JobHalf& h : halves) {
     h.plan.pool.budget = &budget;
@@ -137,7 +225,7 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
         plan.svd.threads > 0 ? std::min<int64_t>(plan.svd.threads, out.cores) : out.cores);
     for (int64_t g : plan.svd.gpus) cfg.gpus.push_back(static_cast<int>(g));
     std::shared_ptr<Backend> chosen =
-        settings.svd_backend ? settings.svd_backend : make_backend(cfg, &out.svd_note);
+        settings.svd_backend ? settings.svd_backend : svd_backend(plan, cfg, &out.svd_note);
     backend = std::make_shared<BudgetedBackend>(chosen, budget);
     out.svd_backend = backend->name();
   }
@@ -160,7 +248,7 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
   for (JobHalf& h : halves) {
     out.job_names.push_back(h.name);
     plans.push_back(&h.plan);
-    observers.push_back(job_observer ? job_observer(h.name) : nullptr);
+    observers.push_back(job_observer ? job_observer(h.name, h.plan) : nullptr);
   }
   if (!plans.empty()) out.job_runs = jobs::run_maps(plans, observers);
   out.jobs_seconds = seconds_since(j0);

@@ -41,22 +41,27 @@ struct RunOutcome {
   bool any_failed() const;
 };
 
-/// The observer of a job half ("smooth", "jobs"), or null.
-using JobObserverFor = std::function<jobs::PoolObserver*(const std::string& half)>;
+/// The observer of a job half ("smooth", "jobs"), or null; `plan` holds the half's jobs to run
+/// and the subjects it skips, and outlives the run.
+using JobObserverFor =
+    std::function<jobs::PoolObserver*(const std::string& half, const jobs::MapPlan& plan)>;
 
 /// Runs a plan: the SVD half on its own thread (on the GPU when one is usable, else CPU workers
 /// that each hold a core of the budget while they compute) and the subject jobs ([smooth] and
 /// [jobs] together) on the calling thread, each job holding threads_per_job cores of the same
 /// budget.
-/// Every usage error (bad placeholder, unreadable subject list) is thrown before anything
-/// starts. A failure in one half never stops the other; SIGINT stops both.
+/// Every usage error (bad placeholder, unreadable subject list, `device = "gpu"` without a usable
+/// GPU) is thrown before anything starts, naming the plan's key. Without `settings.resume` every
+/// [smooth] subject is smoothed again; with it, those whose output exists are skipped. A failure in
+/// one half never stops the other; SIGINT stops both.
 RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& svd_observer,
                     const JobObserverFor& job_observer);
 
 /// The MapOptions of a [jobs] table. Declared outputs already skip done subjects; `resume`
 /// also skips those that succeeded in the table's joblog, when it names one.
 jobs::MapOptions jobs_options(const JobsPlan& jobs, bool resume);
-/// The built-in smoothing job of a [smooth] table: a subject whose output exists is done.
+/// The built-in smoothing job of a [smooth] table, its output declared (run_plan decides whether
+/// an existing one means done).
 jobs::MapOptions smooth_options(const SmoothPlan& smooth, const std::string& self_exe);
 
 }  // namespace tandem::run

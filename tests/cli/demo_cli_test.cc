@@ -99,6 +99,19 @@ TEST(DemoCliTest, NumpyReadsTheSvdOutputAsOrthogonalFactors) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
+TEST(DemoCliTest, SecondRunInTheSameDirectoryRedoesTheWorkItTimes) {
+  ScratchDir tmp;
+  const std::string dir = tmp / "demo";
+  ASSERT_EQ(demo("--quick --quiet --dir '" + dir + "'").exit_code, 0);
+  // Outputs of the first run exist; the speedup must still compare the same work.
+  RunResult again = demo("--quick --dir '" + dir + "'");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("one `tandem smooth -j 1` per subject: 2 subjects in"),
+            std::string::npos)
+      << again.output;
+  EXPECT_NE(again.output.find(": 4 matrices in"), std::string::npos) << again.output;
+}
+
 TEST(DemoCliTest, TemporaryDirectoryIsRemovedAtTheEnd) {
   ScratchDir tmp;
   RunResult r = demo("--quick", "TMPDIR='" + tmp.str() + "'");

@@ -127,13 +127,117 @@ TEST(RunCliTest, SmoothTablePassesItsDeviceToEachJob) {
   EXPECT_TRUE(fs::exists(d / "a_cpu.nii"));
   if (run_command(tandem_bin() + " info").output.find("gpus: none") == std::string::npos)
     GTEST_SKIP() << "a CUDA device is present: device = \"gpu\" would succeed";
-  // Without a device each job is `tandem smooth --device gpu`'s usage error.
+  // Without a device every job would fail alike: refused up front, as [svd] device = "gpu" is.
   auto gpu = plan("gpu");
-  EXPECT_EQ(gpu.exit_code, 1) << gpu.output;
+  EXPECT_EQ(gpu.exit_code, 2) << gpu.output;
   EXPECT_FALSE(fs::exists(d / "a_gpu.nii"));
-  std::ifstream err(d / "logs_gpu/a/stderr");
-  std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
-  EXPECT_NE(text.find("tandem: error: --device gpu: "), std::string::npos) << text;
+  EXPECT_FALSE(fs::exists(d / "logs_gpu")) << "nothing ran";
+  EXPECT_NE(gpu.output.find("plan.toml:7: [smooth] device: \"gpu\", but "), std::string::npos)
+      << gpu.output;
+}
+
+// make_image.py's Python, or "" when it has no numpy and nibabel.
+std::string python_with_nibabel() {
+  const std::string py = testing::python_with_numpy();
+  if (py.empty() || run_command(py + " -c 'import nibabel'").exit_code != 0) return "";
+  return py;
+}
+
+TEST(RunCliTest, SmoothRedoesItsSubjectsUnlessResumingAndEachLineNamesItsHalf) {
+  const std::string py = python_with_nibabel();
+  if (py.empty()) GTEST_SKIP() << "no Python with numpy and nibabel (set TANDEM_PYTHON)";
+  ScratchDir d;
+  auto m = run_command(py + " " + testing::test_source_dir() + "/smooth/make_image.py " +
+                       d / "a.nii" + " --shape 6,5,4,2");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  write(d / "plan.toml", "[smooth]\nargs = [\"a\"]\ninput = \"" + d / "{}.nii" + "\"\noutput = \"" +
+                             d / "{}_sm.nii" +
+                             "\"\nfwhm = 6\n\n[jobs]\nargs = [\"a\", \"b\"]\n"
+                             "command = [\"true\"]\n");
+  auto first = run_command(tandem_bin() + " run " + d / "plan.toml");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("smooth [1/1] ok a"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("jobs [1/2] ok "), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("jobs [2/2] ok "), std::string::npos) << first.output;
+  const auto written = fs::last_write_time(d / "a_sm.nii");
+
+  // New settings, no --resume: the subject is smoothed again, not kept from before.
+  auto again = run_command(tandem_bin() + " run " + d / "plan.toml" + " --set smooth.fwhm=12");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("smooth [1/1] ok a"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("smooth: 1 subjects: 1 ok"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("skipping"), std::string::npos) << again.output;
+  EXPECT_NE(fs::last_write_time(d / "a_sm.nii"), written);
+
+  // --resume keeps it, and says so before the summary.
+  auto resumed = run_command(tandem_bin() + " run " + d / "plan.toml" + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("smooth: skipping 1 subject already done (outputs exist, "
+                                "--resume); running 0"),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_NE(resumed.output.find("smooth: 1 subjects: 0 ok, 0 failed, 1 skipped"), std::string::npos)
+      << resumed.output;
+}
+
+TEST(RunCliTest, PlanValuesAreCheckedBeforeAnythingRuns) {
+  ScratchDir d;
+  const std::string jobs = "[jobs]\nargs = [\"a\"]\ncommand = [\"touch\", \"" + d / "ran" +
+                           "\"]\n\n[smooth]\nargs = [\"a\"]\ninput = \"" + d / "{}.nii" +
+                           "\"\noutput = \"" + d / "{}_sm.nii" + "\"\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"fwhm = -3\n", "plan.toml:9: [smooth] fwhm: '-3' is not a non-negative number of mm"},
+      {"fwhm = \"abc\"\n", "plan.toml:9: [smooth] fwhm: 'abc' is not a non-negative number"},
+      {"fwhm = 6\ndevice = \"tpu\"\n", "plan.toml:10: [smooth] device: 'tpu' is not one of"},
+      {"fwhm = 6\nthreads_per_job = 0\n", "plan.toml:10: [smooth] threads_per_job: must be"},
+  };
+  for (const auto& [tail, expected] : cases) {
+    write(d / "plan.toml", jobs + tail);
+    auto r = run_command(tandem_bin() + " run " + d / "plan.toml");
+    EXPECT_EQ(r.exit_code, 2) << tail << r.output;
+    EXPECT_NE(r.output.find("tandem: error: " + d / expected), std::string::npos)
+        << tail << r.output;
+    EXPECT_EQ(r.output.find("--fwhm"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(d / "ran")) << tail;
+  }
+  write(d / "plan.toml", jobs + "fwhm = 6\n");
+  auto set = run_command(tandem_bin() + " run " + d / "plan.toml" + " --set smooth.fwhm=-3");
+  EXPECT_EQ(set.exit_code, 2) << set.output;
+  EXPECT_NE(set.output.find("tandem: error: --set smooth.fwhm: '-3' is not"), std::string::npos)
+      << set.output;
+  write(d / "svd.toml", "[svd]\nrandom = \"2x3x3\"\nthreads = -4\n");
+  auto threads = run_command(tandem_bin() + " run " + d / "svd.toml");
+  EXPECT_EQ(threads.exit_code, 2) << threads.output;
+  EXPECT_NE(threads.output.find("svd.toml:3: [svd] threads: must be at least 1"), std::string::npos)
+      << threads.output;
+  write(d / "both.toml", "[svd]\ninputs = [\"" + d / "*.npy" +
+                             "\"]\nrandom = \"3x4x5\"\noutput = \"" + d / "r" + "\"\n");
+  auto both = run_command(tandem_bin() + " run " + d / "both.toml");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_NE(both.output.find("both.toml:3: [svd] random: give either inputs or random"),
+            std::string::npos)
+      << both.output;
+  EXPECT_FALSE(fs::exists(d / "r"));
+}
+
+TEST(RunCliTest, SetTakesThePlansTomlSyntax) {
+  ScratchDir d;
+  write(d / "plan.toml", "[jobs]\nargs = [\"a\"]\ncommand = [\"echo\", \"plan\", \"{}\"]\n");
+  const std::string out = d / "out_{}";
+  auto r = run_command(tandem_bin() + " run -q " + d / "plan.toml" +
+                       " --set 'jobs.command=[\"sh\", \"-c\", \"echo set, {} > " + out +
+                       "\"]' --set 'jobs.args=[\"b\", \"c\"]' --set 'jobs.timeout=\"30s\"'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(d / "out_b");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "set, b\n");
+  EXPECT_TRUE(fs::exists(d / "out_c"));
+  // The bare forms people already type still work.
+  auto bare = run_command(tandem_bin() + " run -q " + d / "plan.toml" +
+                          " --set jobs.args=d,e --set jobs.timeout=30m --set jobs.jobs=2");
+  EXPECT_EQ(bare.exit_code, 0) << bare.output;
+  auto help = run_command(tandem_bin() + " run --help");
+  EXPECT_NE(help.output.find("TOML"), std::string::npos) << help.output;
 }
 
 TEST(RunCliTest, InterruptEndsJobsAndLeavesNoHalfWrittenOutput) {

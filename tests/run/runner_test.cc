@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "run/plan.h"
 
 namespace tandem::run {
 namespace {
@@ -212,10 +213,12 @@ TEST_F(RunnerTest, SmoothAndJobsHalvesRunAtTheSameTime) {
   settings.self_exe = fake;
   Quiet quiet;
   std::vector<std::string> observed;
-  RunOutcome o = run_plan(plan, settings, quiet, [&](const std::string& half) {
-    observed.push_back(half);
-    return nullptr;
-  });
+  RunOutcome o =
+      run_plan(plan, settings, quiet, [&](const std::string& half, const jobs::MapPlan& p) {
+        observed.push_back(half);
+        EXPECT_EQ(p.jobs.size(), 1u) << half;  // what "[n/N]" counts to
+        return nullptr;
+      });
   EXPECT_FALSE(o.any_failed());
   ASSERT_EQ(o.job_runs.size(), 2u);
   EXPECT_EQ(o.job_names, (std::vector<std::string>{"smooth", "jobs"}));
@@ -246,6 +249,110 @@ TEST_F(RunnerTest, ShardRunsItsPartOfEveryHalf) {
   plan.svd.random = "4x3x3";
   plan.svd.output = dir_ + "/svd";
   EXPECT_THROW(run_plan(plan, settings, quiet, nullptr), UsageError);
+}
+
+// A stand-in for `tandem smooth`: counts its runs, then writes its -o output.
+std::string counting_smoother(const std::string& dir) {
+  const std::string fake = dir + "/fake-tandem";
+  std::ofstream(fake) << "#!/bin/sh\nout=; prev=\nfor a in \"$@\"; do [ \"$prev\" = -o ] && "
+                         "out=$a; prev=$a; done\necho x >> "
+                      << dir << "/runs\ntouch \"$out\"\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  return fake;
+}
+
+int lines_of(const std::string& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string l; std::getline(in, l);) ++n;
+  return n;
+}
+
+TEST_F(RunnerTest, SmoothRedoesExistingOutputsUnlessResuming) {
+  Plan plan;
+  plan.smooth.present = true;
+  plan.smooth.args = {"s1", "s2"};
+  plan.smooth.input = dir_ + "/{}_bold.nii";
+  plan.smooth.output = dir_ + "/{}_sm.nii";
+  plan.smooth.fwhm = "6";
+  RunSettings settings;
+  settings.cores = 2;
+  settings.self_exe = counting_smoother(dir_);
+  Quiet quiet;
+  EXPECT_FALSE(run_plan(plan, settings, quiet, nullptr).any_failed());
+  ASSERT_EQ(lines_of(dir_ + "/runs"), 2);
+  // The outputs exist, but the settings may have changed: without --resume both run again.
+  RunOutcome again = run_plan(plan, settings, quiet, nullptr);
+  EXPECT_FALSE(again.any_failed());
+  EXPECT_EQ(lines_of(dir_ + "/runs"), 4);
+  for (const auto& r : again.job_runs.at(0).results) EXPECT_EQ(r.outcome, jobs::Outcome::kOk);
+  // Under --resume they are done, and the half's plan says so before it runs.
+  settings.resume = true;
+  std::size_t skipped = 0;
+  RunOutcome resumed =
+      run_plan(plan, settings, quiet, [&](const std::string&, const jobs::MapPlan& p) {
+        skipped = p.skipped.size();
+        return nullptr;
+      });
+  EXPECT_EQ(lines_of(dir_ + "/runs"), 4);
+  EXPECT_EQ(skipped, 2u);
+  for (const auto& r : resumed.job_runs.at(0).results) {
+    EXPECT_EQ(r.outcome, jobs::Outcome::kSkipped);
+    EXPECT_EQ(r.message, "outputs exist");
+  }
+}
+
+TEST_F(RunnerTest, SmoothOutputOfAFailedRerunIsNotLeftLookingLikeAResult) {
+  Plan plan;
+  plan.smooth.present = true;
+  plan.smooth.args = {"s1"};
+  plan.smooth.input = dir_ + "/{}_bold.nii";
+  plan.smooth.output = dir_ + "/{}_sm.nii";
+  plan.smooth.fwhm = "6";
+  std::ofstream(dir_ + "/s1_sm.nii") << "from an earlier run";
+  RunSettings settings;
+  settings.cores = 1;
+  settings.self_exe = "/bin/false";
+  Quiet quiet;
+  EXPECT_TRUE(run_plan(plan, settings, quiet, nullptr).any_failed());
+  EXPECT_FALSE(fs::exists(dir_ + "/s1_sm.nii"));
+}
+
+// The UsageError run_plan throws for a plan text, or "".
+std::string run_error(const std::string& text, const std::string& self_exe = "/bin/true") {
+  Plan plan = parse_plan_text(text, "plan.toml", {});
+  RunSettings settings;
+  settings.cores = 1;
+  settings.self_exe = self_exe;
+  Quiet quiet;
+  try {
+    run_plan(plan, settings, quiet, nullptr);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(RunnerTest, PlaceholderErrorsNameThePlansLineAndKey) {
+  EXPECT_EQ(
+      run_error("[jobs]\nargs = [\"a\"]\n\ncommand = [\"echo\", \"{subjct}\"]\n")
+          .rfind("plan.toml:4: [jobs] command: unknown placeholder {subjct} in '{subjct}'", 0),
+      0u);
+  EXPECT_EQ(run_error("[jobs]\nargs = [\"a\"]\ncommand = [\"true\"]\noutputs = [\"{%}.txt\"]\n"),
+            "plan.toml:4: [jobs] outputs: {%} (the worker slot) is unknown before a job runs");
+  const std::string smooth = "[smooth]\nargs = [\"a\"]\nfwhm = 6\ninput = \"{}.nii\"\n";
+  EXPECT_EQ(run_error(smooth + "output = \"{age}.nii\"\n")
+                .rfind("plan.toml:5: [smooth] output: "
+                       "unknown placeholder {age}",
+                       0),
+            0u);
+  // A TSV's columns are placeholders too; a missing subjects file names its key.
+  std::ofstream(dir_ + "/p.tsv") << "participant_id\tage\nsub-01\t23\n";
+  EXPECT_EQ(
+      run_error("[jobs]\nsubjects = \"" + dir_ + "/p.tsv\"\ncommand = [\"echo\", \"{age}\"]\n"),
+      "");
+  std::string e = run_error("[jobs]\nsubjects = \"" + dir_ + "/none.tsv\"\ncommand = [\"true\"]\n");
+  EXPECT_EQ(e.rfind("plan.toml:2: [jobs] subjects: ", 0), 0u) << e;
 }
 
 }  // namespace
