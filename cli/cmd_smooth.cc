@@ -182,15 +182,32 @@ std::vector<std::string> output_paths(const SmoothArgs& a, const SmoothOptions& 
   return out;
 }
 
+// AFNI's -1 for an axis it cannot estimate would read as a number; "n/a" cannot.
+std::string estimate_text(double mm) {
+  if (mm < 0) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4f", mm);
+  return buf;
+}
+
 int run_estimate(const SmoothArgs& a, const SmoothOptions& o, ProgressLine& progress) {
+  // A warning even under -q: the user asked for a file that will not appear.
+  for (const auto& [flag, value] :
+       {std::pair<const char*, const std::string&>{"-o", a.output}, {"--report", a.report}}) {
+    if (!value.empty())
+      std::fprintf(stderr, "tandem: warning: %s is ignored: --estimate writes nothing\n", flag);
+  }
   int failed = 0;
-  std::printf("# FWHM (mm), classic first-difference estimate: x y z combined\n");
+  std::printf(
+      "# FWHM (mm), classic first-difference estimate: x y z combined (n/a: cannot be estimated "
+      "on that axis; combined is over the others)\n");
   for (const auto& in : a.inputs) {
     if (interrupted()) return kExitInterrupted;
     try {
       SmoothnessEstimate e = estimate_file(in, o.mask_path, o.threads);
-      std::printf("%s %.4f %.4f %.4f %.4f\n", in.c_str(), e.fwhm_mm[0], e.fwhm_mm[1], e.fwhm_mm[2],
-                  e.combined_mm);
+      std::printf("%s %s %s %s %s\n", in.c_str(), estimate_text(e.fwhm_mm[0]).c_str(),
+                  estimate_text(e.fwhm_mm[1]).c_str(), estimate_text(e.fwhm_mm[2]).c_str(),
+                  estimate_text(e.combined_mm).c_str());
     } catch (const InterruptedError&) {
       return kExitInterrupted;
     } catch (const std::exception& e) {
@@ -344,7 +361,9 @@ std::function<int()> setup_smooth(CLI::App& sub) {
       "--to-fwhm", a->to_fwhm,
       "Blur until the classic smoothness estimate reaches this FWHM in mm (3dBlurToFWHM)");
   sub.add_flag("--estimate", a->estimate,
-               "Print each image's smoothness per axis (3dFWHMx -ShowMeClassicFWHM) and exit");
+               "Print each image's smoothness in mm: x y z combined (3dFWHMx "
+               "-ShowMeClassicFWHM); n/a on an axis that cannot be estimated (constant data, a "
+               "single slice). Writes nothing");
   sub.add_flag("--time-filter", a->time_filter,
                "Benchmark: time the smoothing step alone on the decoded inputs; write nothing");
   sub.add_option("--mask", a->mask, "Smooth inside this mask only: (img·M)⊛G / (M⊛G), 0 outside");

@@ -4,8 +4,9 @@
 usage: make_image.py OUT.nii[.gz] --shape X,Y,Z[,T...] [--dtype int16] [--voxel 2,3,4]
        [--origin X,Y,Z]
        [--slope S --inter I] [--big-endian] [--nifti2] [--qform-only] [--no-xform]
-       [--nan N] [--inf N] [--impulse] [--seed S] [--header-fields]
-Values are uniform noise (integers for integer dtypes) unless --impulse (1 at the centre).
+       [--nan N] [--inf N] [--impulse] [--constant V] [--seed S] [--header-fields]
+Values are uniform noise (integers for integer dtypes) unless --impulse (1 at the centre) or
+--constant (V everywhere).
 --header-fields sets intent, dim_info, slice and time fields to non-default values.
 """
 import argparse
@@ -30,6 +31,7 @@ def main():
     p.add_argument("--nan", type=int, default=0)
     p.add_argument("--inf", type=int, default=0)
     p.add_argument("--impulse", action="store_true")
+    p.add_argument("--constant", type=float)
     p.add_argument("--mask-of", help="write a binary mask: a ball inside this shape's grid")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--header-fields", action="store_true")
@@ -41,6 +43,8 @@ def main():
     if a.impulse:
         data = np.zeros(shape, dtype=dtype)
         data[tuple(s // 2 for s in shape)] = 1
+    elif a.constant is not None:
+        data = np.full(shape, a.constant, dtype=dtype)
     elif a.mask_of:
         idx = np.indices(shape[:3])
         c = [(s - 1) / 2 for s in shape[:3]]

@@ -179,5 +179,66 @@ TEST(SmoothnessTest, ToFwhmSaysWhenTheImageIsAlreadySmoother) {
   EXPECT_FALSE(std::filesystem::exists(d / "out.nii.gz"));
 }
 
+TEST(SmoothnessTest, EstimatePrintsNaWhereAnAxisCannotBeEstimated) {
+  if (python().empty()) GTEST_SKIP() << "no Python with numpy, scipy and nibabel";
+  ScratchDir d;
+  const std::pair<std::string, std::string> images[] = {
+      {"const.nii.gz", "--shape 12,13,14 --constant 5 --voxel 2,2,2"},
+      {"noise_slice.nii.gz", "--shape 24,26,1"}};
+  for (const auto& [name, args] : images) {
+    auto m = run(python() + " " + script("make_image.py") + " " + (d / name) + " " + args);
+    ASSERT_EQ(m.exit_code, 0) << m.output;
+  }
+  // Smoothed in-plane so that x and y are defined for sure (white noise can fall either way);
+  // one slice has no neighbours along z.
+  auto s = run(tandem() + " smooth -q " + (d / "noise_slice.nii.gz") + " --fwhm 6 -o " +
+               (d / "slice.nii.gz"));
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  auto e = run(tandem() + " smooth --estimate " + (d / "const.nii.gz") + " " +
+               (d / "slice.nii.gz") + " 2>/dev/null");
+  EXPECT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NE(e.output.find((d / "const.nii.gz") + " n/a n/a n/a n/a\n"), std::string::npos)
+      << e.output;
+  std::size_t slice = e.output.find((d / "slice.nii.gz") + " ");
+  ASSERT_NE(slice, std::string::npos) << e.output;
+  std::string line = e.output.substr(slice, e.output.find('\n', slice) - slice);
+  std::istringstream fields(line);
+  std::string path, x, y, z, combined;
+  fields >> path >> x >> y >> z >> combined;
+  EXPECT_NE(x, "n/a") << line;
+  EXPECT_NE(y, "n/a") << line;
+  EXPECT_EQ(z, "n/a") << line;
+  EXPECT_NE(combined, "n/a") << line;
+  EXPECT_EQ(e.output.find("-1.0000"), std::string::npos) << e.output;
+  // --to-fwhm has nothing to aim with on a constant image.
+  auto t = run(tandem() + " smooth -q " + (d / "const.nii.gz") + " --to-fwhm 6 -o " +
+               (d / "out.nii.gz"));
+  EXPECT_EQ(t.exit_code, 1) << t.output;
+  EXPECT_NE(t.output.find((d / "const.nii.gz") + ": --to-fwhm 6: smoothness cannot be estimated"),
+            std::string::npos)
+      << t.output;
+  EXPECT_FALSE(std::filesystem::exists(d / "out.nii.gz"));
+}
+
+TEST(SmoothnessTest, EstimateWarnsThatItIgnoresOutputs) {
+  if (python().empty()) GTEST_SKIP() << "no Python with numpy, scipy and nibabel";
+  ScratchDir d;
+  auto m =
+      run(python() + " " + script("make_image.py") + " " + (d / "in.nii.gz") + " --shape 8,8,8");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  // Only stderr is captured: the warnings, not the estimates.
+  auto e = run("{ " + tandem() + " smooth -q --estimate " + (d / "in.nii.gz") + " -o " +
+               (d / "x.nii.gz") + " --report " + (d / "r.json") + " 2>&1 >/dev/null; }");
+  EXPECT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NE(e.output.find("tandem: warning: -o is ignored: --estimate writes nothing\n"),
+            std::string::npos)
+      << e.output;
+  EXPECT_NE(e.output.find("tandem: warning: --report is ignored"), std::string::npos) << e.output;
+  EXPECT_FALSE(std::filesystem::exists(d / "x.nii.gz"));
+  auto quiet =
+      run("{ " + tandem() + " smooth -q --estimate " + (d / "in.nii.gz") + " 2>&1 >/dev/null; }");
+  EXPECT_EQ(quiet.output.find("warning"), std::string::npos) << quiet.output;
+}
+
 }  // namespace
 }  // namespace tandem
