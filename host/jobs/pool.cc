@@ -114,9 +114,17 @@ class PoolRun {
   PoolRun(const PoolRun&) = delete;
   PoolRun& operator=(const PoolRun&) = delete;
 
-  // One pass of the loop for this run: interrupt, deadlines, launches, progress.
-  void tick(Clock::time_point now) {
-    if (!stopping_ && tandem::interrupted()) stop(tandem::interrupt_signal(), "interrupted");
+  // One pass of the loop for this run: interrupt, deadlines, launches, progress. `interrupts`
+  // counts the SIGINT/SIGTERM/SIGHUP received while the loop runs.
+  void tick(Clock::time_point now, int interrupts) {
+    interrupts_ = interrupts;
+    if (!stopping_ && tandem::interrupted()) {
+      stop(tandem::interrupt_signal(), "interrupted");
+    } else if (stopping_ && !killing_ && interrupts > std::min(interrupts_at_stop_, 1)) {
+      // Another Ctrl-C after the one that stopped the run (or during --halt now's grace):
+      // the user will not wait out --grace.
+      kill_now();
+    }
     enforce_deadlines(now);
     if (!stopping_) launch(now);
     if (stopping_) cancel_ticket();
@@ -366,13 +374,43 @@ class PoolRun {
   void stop(int sig, const std::string& reason) {
     stopping_ = true;
     interrupted_ = !halted_;
-    observer_->stopping(reason + "; ending the running jobs");
+    interrupts_at_stop_ = interrupts_;
+    observer_->stopping(reason + "; " + waiting_for_running(interrupted_));
     auto now = Clock::now();
     for (auto& [pid, a] : running_) {
       signal_group(pid, sig);
       a.stopped = true;
       if (!a.terminating) a.kill_at = after(now, options_.grace);
       a.terminating = true;
+    }
+  }
+
+  // "waiting up to 5s for 2 running jobs to end (Ctrl-C again to kill them now)".
+  std::string waiting_for_running(bool after_ctrl_c) const {
+    const std::size_t n = running_.size();
+    if (n == 0) return "no job is running";
+    char grace[32];
+    std::snprintf(grace, sizeof grace, "%gs", options_.grace);
+    std::string jobs = n == 1 ? "1 running job" : std::to_string(n) + " running jobs";
+    return std::string("waiting up to ") + grace + " for " + jobs + " to end (Ctrl-C " +
+           (after_ctrl_c ? "again " : "") + "to kill " + (n == 1 ? "it" : "them") + " now)";
+  }
+
+  void kill_now() {
+    killing_ = true;
+    if (!running_.empty()) {
+      observer_->stopping("interrupted again; killing " + std::to_string(running_.size()) +
+                          (running_.size() == 1 ? " running job now" : " running jobs now"));
+    }
+    for (auto& [pid, a] : running_) {
+      if (a.killed) continue;
+      signal_group(pid, SIGKILL);
+      a.stopped = a.terminating = a.killed = true;
+    }
+    for (auto& l : leftovers_) {
+      if (l.killed) continue;
+      signal_group(l.pgid, SIGKILL);
+      l.killed = true;
     }
   }
 
@@ -435,6 +473,10 @@ class PoolRun {
   std::size_t last_done_ = 0;
   std::size_t last_running_ = 0;
   bool stopping_ = false;
+  // A further interrupt arrived while stopping: every group has been sent SIGKILL.
+  bool killing_ = false;
+  int interrupts_ = 0;
+  int interrupts_at_stop_ = 0;
   bool halt_soon_ = false;
   bool interrupted_ = false;
   bool halted_ = false;
@@ -442,7 +484,9 @@ class PoolRun {
 
 // Descendants that left their job's group (setsid) were re-parented to us through the
 // subreaper; nothing may outlive the run, so they are ended like a group.
-void end_adopted_children(ChildSignalScope& signals, double grace) {
+void end_adopted_children(ChildSignalScope& signals, double grace,
+                          const InterruptCountScope& interrupts) {
+  const int interrupts_before = interrupts.count();
   auto now = Clock::now();
   auto kill_at = after(now, grace);
   // Past this, whatever is left cannot be killed (uninterruptible sleep): give up on it.
@@ -455,7 +499,9 @@ void end_adopted_children(ChildSignalScope& signals, double grace) {
     auto children = child_processes();
     now = Clock::now();
     if (children.empty() || now >= give_up) return;
-    bool kill_now = now >= kill_at;
+    // Like the loop: an interrupt after the one that stopped the run kills without the grace.
+    const int seen = interrupts.count();
+    bool kill_now = now >= kill_at || seen >= 2 || seen > interrupts_before;
     if (kill_now || !termed) {
       // Adoptees that called setsid lead their own group: end the group with them.
       for (pid_t pid : children) {
@@ -481,6 +527,7 @@ void run_pools(std::vector<PoolTask>& tasks) {
   const bool was_subreaper = subreaper && set_subreaper(true);
   {
     ChildSignalScope signals;
+    InterruptCountScope interrupts;
     std::vector<std::unique_ptr<PoolRun>> runs;
     for (const PoolTask& t : tasks) runs.push_back(std::make_unique<PoolRun>(t));
     while (true) {
@@ -496,14 +543,14 @@ void run_pools(std::vector<PoolTask>& tasks) {
       bool all_finished = true;
       auto wake = after(now, kMaxWait);
       for (auto& r : runs) {
-        r->tick(now);
+        r->tick(now, interrupts.count());
         all_finished = all_finished && r->finished();
         wake = std::min(wake, r->next_wake(now));
       }
       if (all_finished) break;
       signals.wait(std::max(0.0, seconds_between(Clock::now(), wake)));
     }
-    if (subreaper) end_adopted_children(signals, grace);
+    if (subreaper) end_adopted_children(signals, grace, interrupts);
     for (std::size_t i = 0; i < runs.size(); ++i) {
       tasks[i].interrupted = runs[i]->interrupted();
       tasks[i].halted = runs[i]->halted();

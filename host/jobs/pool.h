@@ -179,7 +179,8 @@ class PoolObserver {
   /// Periodic progress (after events and about twice a second).
   virtual void progress(const PoolProgress& /*progress*/) {}
   /// The run is stopping: a signal arrived or --halt triggered; `reason` says which and what
-  /// happens to the running jobs.
+  /// happens to the running jobs (how long the grace is, that Ctrl-C again kills them now).
+  /// Called once more when a further interrupt kills them.
   virtual void stopping(const std::string& /*reason*/) {}
 };
 
@@ -211,7 +212,8 @@ void run_pools(std::vector<PoolTask>& tasks);
 /// wait4, and ends groups (timeout, interrupt, halt, leftovers of finished jobs) with the
 /// signal, a grace period, then SIGKILL. While it runs, the pool reaps every child of the
 /// process, so nothing else in the process may wait for children. It reads tandem's interrupt
-/// flag (install_interrupt_handlers) and stops on it.
+/// flag (install_interrupt_handlers) and stops on it; one more SIGINT/SIGTERM/SIGHUP while it
+/// waits out the grace (or during --halt now's) SIGKILLs every group at once.
 class Pool {
  public:
   /// `joblog` (may be null) receives one line per attempt; not owned.

@@ -114,6 +114,21 @@ extern "C" void wake_on_child(int) {
   errno = saved;
 }
 
+constexpr int kInterruptSignals[] = {SIGINT, SIGTERM, SIGHUP};
+std::atomic<int> g_interrupt_count{0};
+// The handlers InterruptCountScope found (tandem's own), called first from count_interrupt.
+std::atomic<void (*)(int)> g_previous_handler[3];
+
+extern "C" void count_interrupt(int sig) {
+  for (int i = 0; i < 3; ++i) {
+    if (kInterruptSignals[i] != sig) continue;
+    if (auto previous = g_previous_handler[i].load()) previous(sig);
+  }
+  g_interrupt_count.fetch_add(1);
+  // The pool's loop may be asleep in ChildSignalScope::wait on another thread's behalf.
+  wake_on_child(sig);
+}
+
 }  // namespace
 
 std::string resolve_executable(const std::string& name) {
@@ -298,5 +313,30 @@ void ChildSignalScope::wait(double seconds) {
   while (::read(pipe_[0], buf, sizeof buf) > 0) {
   }
 }
+
+InterruptCountScope::InterruptCountScope() {
+  g_interrupt_count.store(0);
+  for (int i = 0; i < 3; ++i) {
+    struct sigaction current {};
+    ::sigaction(kInterruptSignals[i], nullptr, &current);
+    // Only on top of a handler: a default or ignored signal keeps its meaning.
+    bool handled = !(current.sa_flags & SA_SIGINFO) && current.sa_handler != SIG_DFL &&
+                   current.sa_handler != SIG_IGN;
+    if (!handled) continue;
+    g_previous_handler[i].store(current.sa_handler);
+    struct sigaction sa = current;
+    sa.sa_handler = count_interrupt;
+    installed_[i] = ::sigaction(kInterruptSignals[i], &sa, &old_[i]) == 0;
+  }
+}
+
+InterruptCountScope::~InterruptCountScope() {
+  for (int i = 0; i < 3; ++i) {
+    if (installed_[i]) ::sigaction(kInterruptSignals[i], &old_[i], nullptr);
+    g_previous_handler[i].store(nullptr);
+  }
+}
+
+int InterruptCountScope::count() const { return g_interrupt_count.load(); }
 
 }  // namespace tandem::jobs

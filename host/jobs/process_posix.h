@@ -134,4 +134,24 @@ class ChildSignalScope {
   struct sigaction old_action_ {};
 };
 
+/// Counts SIGINT, SIGTERM and SIGHUP while it lives, so that the pool can tell a second Ctrl-C
+/// from the first (tandem's interrupt flag keeps the first only). Each signal still reaches the
+/// handler found in place (install_interrupt_handlers) and wakes ChildSignalScope::wait; a
+/// signal at its default or ignored is left alone and not counted. Restores the handlers on
+/// destruction. One per process at a time. Not copyable.
+class InterruptCountScope {
+ public:
+  InterruptCountScope();
+  ~InterruptCountScope();
+  InterruptCountScope(const InterruptCountScope&) = delete;
+  InterruptCountScope& operator=(const InterruptCountScope&) = delete;
+
+  /// Signals counted since construction.
+  int count() const;
+
+ private:
+  struct sigaction old_[3]{};
+  bool installed_[3] = {false, false, false};
+};
+
 }  // namespace tandem::jobs

@@ -171,6 +171,50 @@ TEST(PoolTest, InterruptStopsLaunchingAndEndsEveryGroup) {
   EXPECT_EQ(lines.size(), 3u);  // header + the two started jobs
 }
 
+// Collects what the pool says when it stops.
+class StoppingLog : public PoolObserver {
+ public:
+  void stopping(const std::string& reason) override { reasons.push_back(reason); }
+  std::vector<std::string> reasons;
+};
+
+TEST(PoolTest, SecondInterruptKillsTheJobsWithoutWaitingForTheGrace) {
+  TempDir dir;
+  std::string marker = testing::unique_marker("again");
+  testing::KillMarkedOnExit cleanup(marker);
+  install_interrupt_handlers();
+  reset_interrupted();
+  // Both jobs ignore SIGINT and SIGTERM, so only SIGKILL ends them; job 2 presses Ctrl-C twice
+  // (interrupts its parent, the pool) once job 1 runs.
+  std::string stubborn = "trap '' INT TERM; touch " + dir / "up" + "; sleep 30 # " + marker;
+  std::string twice = "trap '' INT TERM; while [ ! -e " + dir / "up" +
+                      " ]; do sleep 0.01; done; kill -INT $PPID; sleep 0.5; kill -INT $PPID;"
+                      " sleep 30 # " +
+                      marker;
+  std::vector<JobSpec> jobs(2);
+  for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i].seq = i + 1;
+  std::vector<std::string> scripts = {stubborn, twice};
+  CommandFactory factory = [&](const JobSpec& job, int) {
+    return JobCommand{{"sh", "-c", scripts[job.seq - 1]}, scripts[job.seq - 1]};
+  };
+  PoolOptions options = fast_options();
+  options.grace = 20;
+  StoppingLog log;
+  auto begin = std::chrono::steady_clock::now();
+  auto results = Pool(options, nullptr).run(jobs, factory, &log);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  reset_interrupted();
+  EXPECT_LT(seconds, 10.0);
+  EXPECT_EQ(results[0].outcome, Outcome::kInterrupted);
+  EXPECT_EQ(results[1].outcome, Outcome::kInterrupted);
+  EXPECT_TRUE(testing::processes_with_marker(marker).empty());
+  ASSERT_EQ(log.reasons.size(), 2u);
+  EXPECT_EQ(log.reasons[0],
+            "interrupted; waiting up to 20s for 2 running jobs to end (Ctrl-C again to kill them "
+            "now)");
+  EXPECT_EQ(log.reasons[1], "interrupted again; killing 2 running jobs now");
+}
+
 TEST(PoolTest, RetriesUntilSuccess) {
   TempDir dir;
   std::string counter = dir / "count";
