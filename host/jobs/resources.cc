@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include "jobs/units.h"
+
 namespace tandem::jobs {
 
 namespace {
@@ -34,11 +36,12 @@ std::uint64_t keyed_value(const std::string& path, const std::string& key) {
   return 0;
 }
 
-std::uint64_t meminfo_available() {
+// A "<key>: <n> kB" line of /proc/meminfo, in bytes; unlimited when it cannot be read.
+std::uint64_t meminfo(const std::string& key) {
   std::ifstream in("/proc/meminfo");
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("MemAvailable:", 0) == 0) {
-      std::istringstream fields(line.substr(13));
+    if (line.rfind(key + ":", 0) == 0) {
+      std::istringstream fields(line.substr(key.size() + 1));
       std::uint64_t kb = 0;
       fields >> kb;
       return kb * 1024;
@@ -47,7 +50,9 @@ std::uint64_t meminfo_available() {
   return std::numeric_limits<std::uint64_t>::max();
 }
 
-std::uint64_t cgroup_headroom() {
+// The tightest cgroup v2 memory limit above this process: with `headroom`, what is left under
+// it (memory.max - memory.current), else the limit itself.
+std::uint64_t cgroup_memory(bool headroom) {
   std::uint64_t best = std::numeric_limits<std::uint64_t>::max();
   std::string rel = own_cgroup();
   while (true) {
@@ -58,6 +63,7 @@ std::uint64_t cgroup_headroom() {
     std::uint64_t current = 0;
     if (max_file >> max_text && max_text != "max" && current_file >> current) {
       std::uint64_t limit = std::stoull(max_text);
+      if (!headroom) current = 0;
       best = std::min(best, limit > current ? limit - current : 0);
     }
     if (rel.empty() || rel == "/") break;
@@ -69,7 +75,15 @@ std::uint64_t cgroup_headroom() {
 
 }  // namespace
 
-std::uint64_t memory_available() { return std::min(meminfo_available(), cgroup_headroom()); }
+std::uint64_t memory_available() { return std::min(meminfo("MemAvailable"), cgroup_memory(true)); }
+
+std::uint64_t memory_total() { return std::min(meminfo("MemTotal"), cgroup_memory(false)); }
+
+std::string mem_per_job_warning(std::uint64_t per_job, std::uint64_t total) {
+  if (per_job == 0 || per_job <= total) return "";
+  return "--mem-per-job " + format_bytes(per_job) + " is more than the " + format_bytes(total) +
+         " of memory here (this machine's, or its cgroup limit); the jobs will run one at a time";
+}
 
 std::uint64_t oom_kill_count() {
   std::uint64_t count = keyed_value("/proc/vmstat", "oom_kill");

@@ -5,12 +5,22 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 
 namespace tandem::jobs {
 
 /// Bytes a new job may still use: /proc/meminfo MemAvailable, lowered to the headroom
 /// (memory.max - memory.current) of the tightest cgroup v2 limit above this process.
 std::uint64_t memory_available();
+
+/// Bytes this process could ever have: /proc/meminfo MemTotal, lowered to the tightest cgroup v2
+/// memory.max above it.
+std::uint64_t memory_total();
+
+/// The warning for a --mem-per-job of `per_job` bytes above `total` (memory_total()): the gate
+/// then lets a job start only when none runs, so the jobs run one at a time. Empty when
+/// `per_job` fits (or is 0).
+std::string mem_per_job_warning(std::uint64_t per_job, std::uint64_t total);
 
 /// OOM kills seen so far: /proc/vmstat oom_kill plus this cgroup's memory.events oom_kill. Only
 /// its increase matters: a job killed by SIGKILL while it grew was killed by the OOM killer.

@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -55,6 +56,21 @@ std::uint64_t parse_bytes(const std::string& text, const std::string& what) {
     }
   }
   throw UsageError(what + ": '" + text + "' is not a size (examples: 512M, 4G)");
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  const char* units = "BKMGT";
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  // One decimal only where it says something: 23.4G, but 512M and 1000T.
+  const bool whole = value >= 100 || value == std::floor(value);
+  std::snprintf(text, sizeof text, whole ? "%.0f%c" : "%.1f%c", value, units[unit]);
+  return text;
 }
 
 }  // namespace tandem::jobs

@@ -14,4 +14,7 @@ double parse_duration(const std::string& text, const std::string& what);
 /// case-insensitive; "4G" = 4 GiB). Returns bytes; throws UsageError naming `what`.
 std::uint64_t parse_bytes(const std::string& text, const std::string& what);
 
+/// A byte count for people, in the binary units parse_bytes reads: "512M", "23.4G", "1000T".
+std::string format_bytes(std::uint64_t bytes);
+
 }  // namespace tandem::jobs

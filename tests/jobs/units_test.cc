@@ -46,7 +46,24 @@ TEST(MemoryGateTest, CountsYoungJobsAgainstAvailableMemory) {
 
 TEST(MemoryGateTest, ReadsThisMachinesMemory) {
   EXPECT_GT(memory_available(), 0u);
+  EXPECT_GE(memory_total(), memory_available());
   oom_kill_count();  // readable without throwing, whatever the kernel exposes
+}
+
+TEST(UnitsTest, FormatsSizesAsParseBytesReadsThem) {
+  EXPECT_EQ(format_bytes(512ull << 20), "512M");
+  EXPECT_EQ(format_bytes(4ull << 30), "4G");
+  EXPECT_EQ(format_bytes(1000ull << 40), "1000T");
+  EXPECT_EQ(format_bytes((23ull << 30) + (400ull << 20)), "23.4G");
+  EXPECT_EQ(format_bytes(100), "100B");
+}
+
+TEST(MemoryGateTest, WarnsWhenOneJobNeedsMoreThanThereIs) {
+  EXPECT_EQ(mem_per_job_warning(0, 8ull << 30), "");
+  EXPECT_EQ(mem_per_job_warning(8ull << 30, 8ull << 30), "");
+  std::string w = mem_per_job_warning(500ull << 40, 23ull << 30);
+  EXPECT_NE(w.find("--mem-per-job 500T is more than the 23G"), std::string::npos) << w;
+  EXPECT_NE(w.find("one at a time"), std::string::npos) << w;
 }
 
 }  // namespace
