@@ -7,6 +7,7 @@
 #include <boost/filesystem.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -34,7 +35,36 @@ SubjectList load(const MapOptions& o) {
   if (from_file == !o.subject_args.empty()) {
     throw UsageError("map: give the subjects with exactly one of --subjects FILE or --args");
   }
-  return from_file ? load_subjects(o.subjects_file) : subjects_from_args(o.subject_args);
+  if (!from_file) return subjects_from_args(o.subject_args);
+  try {
+    return load_subjects(o.subjects_file);
+  } catch (const InputError& e) {
+    // Nothing has run yet: a subjects file that cannot be used is a bad argument (exit 2).
+    throw UsageError(std::string("--subjects: ") + e.what());
+  }
+}
+
+// Two subjects whose commands are the same (but for {#} and {%}) would do the same work at
+// once, writing the same outputs; only the user knows which line is the mistake. Rows of one
+// subject that differ in a column the command uses (its sessions, say) are distinct runs.
+void refuse_duplicates(const MapOptions& o, const SubjectList& s, const CommandTemplate& command) {
+  std::map<std::string, std::size_t> first_with;
+  for (std::size_t i = 0; i < s.rows.size(); ++i) {
+    auto [seen, fresh] = first_with.emplace(command.display(s.rows[i], 1, 1), i);
+    if (fresh) continue;
+    const std::size_t j = seen->second;
+    const std::string a = std::to_string(s.lines[j]), b = std::to_string(s.lines[i]);
+    std::string where = o.subjects_file.empty()
+                            ? "--args: subjects " + a + " and " + b
+                            : "--subjects: " + o.subjects_file + ": lines " + a + " and " + b;
+    if (s.rows[i][0] == s.rows[j][0]) {
+      throw UsageError(where + " both name " + s.rows[i][0] +
+                       ", whose command would run twice at once; remove the duplicate");
+    }
+    throw UsageError(where + " (" + s.rows[j][0] + ", " + s.rows[i][0] +
+                     ") would run the same command twice at once: " + seen->first +
+                     "; remove one, or use a placeholder that tells them apart");
+  }
 }
 
 std::vector<std::pair<std::string, std::string>> thread_env(int threads) {
@@ -47,7 +77,10 @@ std::vector<std::pair<std::string, std::string>> thread_env(int threads) {
 
 PoolOptions pool_options(const MapOptions& o) {
   if (o.threads_per_job < 1) throw UsageError("--threads-per-job must be at least 1");
-  if (o.jobs < 0) throw UsageError("-j must be at least 1");
+  if (o.jobs < 0) {
+    throw UsageError(
+        "-j must be at least 1, or 0 for the default (usable cores / --threads-per-job)");
+  }
   if (o.retries < 0) throw UsageError("--retries must not be negative");
   PoolOptions p;
   p.slots = o.jobs > 0 ? o.jobs : std::max(1, available_cores() / o.threads_per_job);
@@ -69,6 +102,7 @@ MapPlan plan_map(const MapOptions& o) {
   if (o.resume && o.joblog.empty()) throw UsageError("--resume needs --joblog FILE");
   SubjectList subjects = load(o);
   CommandTemplate command(o.command, o.shell, subjects.columns);
+  refuse_duplicates(o, subjects, command);
   std::vector<Template> outputs;
   for (const auto& t : o.outputs) {
     outputs.emplace_back(t, subjects.columns, "--output");
@@ -169,14 +203,21 @@ std::vector<MapResult> run_maps(const std::vector<MapPlan*>& plans,
   std::vector<PoolTask> tasks(n);
   for (std::size_t k = 0; k < n; ++k) {
     MapPlan& plan = *plans[k];
-    try {
-      prepare_logs(plan, temp_dirs[k]);
-      if (!plan.joblog.empty()) joblogs[k] = std::make_unique<JobLog>(plan.joblog);
-    } catch (...) {
-      // Nothing has run: the earlier plans' (still empty) temporary log directories go too.
+    // Nothing has run: the earlier plans' (still empty) temporary log directories go too.
+    auto remove_temp_dirs = [&temp_dirs] {
       for (const std::string& dir : temp_dirs) {
         if (!dir.empty()) ::rmdir(dir.c_str());
       }
+    };
+    try {
+      prepare_logs(plan, temp_dirs[k]);
+      if (!plan.joblog.empty()) joblogs[k] = std::make_unique<JobLog>(plan.joblog);
+    } catch (const Error& e) {
+      remove_temp_dirs();
+      // A --results directory or --joblog that cannot be made is a bad argument (exit 2).
+      throw UsageError(e.what());
+    } catch (...) {
+      remove_temp_dirs();
       throw;
     }
     std::vector<std::size_t>& rows = row_of_seq[k];

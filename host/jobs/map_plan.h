@@ -79,7 +79,9 @@ struct MapPlan {
 };
 
 /// Validates `options` and builds the plan; throws UsageError (bad placeholder, missing TSV
-/// column, conflicting options) or InputError (unreadable subjects file or joblog).
+/// column, conflicting options, a subjects file that is missing, unreadable, a directory,
+/// ragged or empty, two subjects that would run the same command) or InputError (a --resume
+/// joblog that is not one).
 MapPlan plan_map(const MapOptions& options);
 
 /// The command lines a plan would run, one per job, for --dry-run.

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "jobs/template.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <istream>
@@ -50,10 +54,14 @@ SubjectList parse_subjects(std::istream& in, const std::string& path) {
              (first < lines.size() && lines[first].find('\t') != std::string::npos);
   if (!tsv) {
     list.columns = {"subject"};
-    for (const auto& line : lines) {
-      std::string s = trim(line);
-      if (!s.empty() && s[0] != '#') list.rows.push_back({s});
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::string s = trim(lines[i]);
+      if (s.empty() || s[0] == '#') continue;
+      list.rows.push_back({s});
+      list.lines.push_back(i + 1);
     }
+    // A run of nothing would report success having done nothing.
+    if (list.rows.empty()) throw InputError(path, "", "has no subjects");
     return list;
   }
   if (first == lines.size()) throw InputError(path, "", "TSV file has no header row");
@@ -71,7 +79,9 @@ SubjectList parse_subjects(std::istream& in, const std::string& path) {
       throw InputError(path, "line " + std::to_string(i + 1), "empty subject (first column)");
     }
     list.rows.push_back(std::move(row));
+    list.lines.push_back(i + 1);
   }
+  if (list.rows.empty()) throw InputError(path, "", "has no subjects, only the header row");
   return list;
 }
 
@@ -102,15 +112,26 @@ std::string without_ext(const std::string& s) {
 
 SubjectList load_subjects(const std::string& path) {
   if (path == "-") return parse_subjects(std::cin, "<stdin>");
+  auto unreadable = [&path](int err) {
+    return InputError(path, "",
+                      std::string("cannot read the subjects file: ") + std::strerror(err));
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw unreadable(errno);
+  // An ifstream opens a directory and then reads nothing, which would look like an empty list.
+  if (S_ISDIR(st.st_mode)) throw InputError(path, "", "is a directory, not a subjects file");
   std::ifstream in(path);
-  if (!in) throw InputError(path, "", "cannot read the subjects file");
+  if (!in) throw unreadable(errno);
   return parse_subjects(in, path);
 }
 
 SubjectList subjects_from_args(const std::vector<std::string>& args) {
   SubjectList list;
   list.columns = {"subject"};
-  for (const auto& a : args) list.rows.push_back({a});
+  for (const auto& a : args) {
+    list.rows.push_back({a});
+    list.lines.push_back(list.rows.size());
+  }
   return list;
 }
 

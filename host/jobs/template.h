@@ -14,11 +14,16 @@ struct SubjectList {
   std::vector<std::string> columns;
   /// One entry per subject, each with exactly columns.size() values; values[0] is the subject.
   std::vector<std::vector<std::string>> rows;
+  /// Where each row came from, for messages: its line in the file (from 1) or its position
+  /// among --args (from 1). Same size as rows.
+  std::vector<std::size_t> lines;
 };
 
 /// Reads subjects from `path` ("-" = standard input). A file whose name ends in `.tsv`, or whose
 /// first line holds a tab, is a TSV with a header row (BIDS participants.tsv); otherwise one
-/// subject per line, `#` comments and blank lines ignored. Throws InputError (file, line, reason).
+/// subject per line, `#` comments and blank lines ignored. Throws InputError (file, line, reason)
+/// when the file cannot be read (with the system's reason), is a directory, has a row whose
+/// field count differs from the header's, or holds no subject at all.
 SubjectList load_subjects(const std::string& path);
 
 /// Subjects given on the command line (--args a b c).

@@ -45,6 +45,74 @@ TEST(MapPlanTest, UsageErrorsComeBeforeAnythingRuns) {
   EXPECT_THROW(plan_map(o), UsageError);
 }
 
+// The message of the UsageError plan_map throws for `o`.
+std::string usage_error(const MapOptions& o) {
+  try {
+    plan_map(o);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "no usage error";
+}
+
+TEST(MapPlanTest, UnusableSubjectsFilesAreUsageErrors) {
+  TempDir dir;
+  MapOptions o;
+  o.command = {"echo"};
+  o.subjects_file = dir.str();
+  EXPECT_NE(usage_error(o).find("is a directory"), std::string::npos);
+  o.subjects_file = dir / "missing.txt";
+  EXPECT_NE(usage_error(o).find("No such file or directory"), std::string::npos);
+  testing::write_text(dir / "ragged.tsv", "participant_id\tage\tgroup\nsub-01\t23\n");
+  o.subjects_file = dir / "ragged.tsv";
+  EXPECT_NE(usage_error(o).find("line 2: has 2 fields"), std::string::npos);
+  testing::write_text(dir / "empty.txt", "");
+  o.subjects_file = dir / "empty.txt";
+  EXPECT_NE(usage_error(o).find("has no subjects"), std::string::npos);
+}
+
+TEST(MapPlanTest, DuplicateSubjectsAreRefusedNamingBothLines) {
+  TempDir dir;
+  testing::write_text(dir / "s.txt", "sub-01\nsub-02\n\nsub-01\n");
+  MapOptions o;
+  o.command = {"echo", "{}"};
+  o.subjects_file = dir / "s.txt";
+  std::string message = usage_error(o);
+  EXPECT_NE(message.find("lines 1 and 4 both name sub-01"), std::string::npos) << message;
+  EXPECT_NE(message.find("remove the duplicate"), std::string::npos) << message;
+  o = options_for({"a", "b", "a"}, {"echo"});
+  EXPECT_NE(usage_error(o).find("--args: subjects 1 and 3"), std::string::npos);
+  // {#} and {%} do not make two runs of one subject different work.
+  o = options_for({"a", "a"}, {"echo", "{}", "{#}"});
+  EXPECT_NE(usage_error(o).find("subjects 1 and 2"), std::string::npos);
+}
+
+TEST(MapPlanTest, RowsOfOneSubjectThatTheCommandTellsApartAreNotDuplicates) {
+  TempDir dir;
+  testing::write_text(dir / "s.tsv", "participant_id\tsession\nsub-01\t1\nsub-01\t2\n");
+  MapOptions o;
+  o.subjects_file = dir / "s.tsv";
+  o.command = {"echo", "{}", "{session}"};
+  EXPECT_EQ(plan_map(o).jobs.size(), 2u);
+  o.command = {"echo", "{}"};
+  EXPECT_NE(usage_error(o).find("lines 2 and 3 both name sub-01"), std::string::npos);
+}
+
+TEST(MapPlanTest, NegativeJobsMessageSaysWhatZeroMeans) {
+  auto o = options_for({"a"}, {"echo"});
+  o.jobs = -1;
+  EXPECT_NE(usage_error(o).find("or 0 for the default"), std::string::npos);
+}
+
+TEST(MapPlanTest, JoblogThatCannotBeOpenedIsUsageErrorBeforeAnythingRuns) {
+  TempDir dir;
+  auto o = options_for({"a"}, {"touch", dir / "ran"});
+  o.joblog = dir / "no/such/dir/log";
+  auto plan = plan_map(o);
+  EXPECT_THROW(run_map(plan, nullptr), UsageError);
+  EXPECT_FALSE(std::filesystem::exists(dir / "ran"));
+}
+
 TEST(MapPlanTest, TsvWithoutTheNamedColumnIsUsageError) {
   TempDir dir;
   testing::write_text(dir / "participants.tsv", "participant_id\tage\nsub-01\t3\n");

@@ -80,6 +80,38 @@ TEST(TemplateTest, PlainListSkipsCommentsAndBlankLines) {
   EXPECT_THROW(load_subjects(dir / "missing.txt"), InputError);
 }
 
+TEST(TemplateTest, RowsRememberTheirLines) {
+  TempDir dir;
+  testing::write_text(dir / "s.txt", "# subjects\nsub-01\n\nsub-02\n");
+  EXPECT_EQ(load_subjects(dir / "s.txt").lines, (std::vector<std::size_t>{2, 4}));
+  testing::write_text(dir / "p.tsv", "participant_id\tage\n\nsub-01\t3\n");
+  EXPECT_EQ(load_subjects(dir / "p.tsv").lines, std::vector<std::size_t>{3});
+  EXPECT_EQ(subjects_from_args({"a", "b"}).lines, (std::vector<std::size_t>{1, 2}));
+}
+
+// The reason a subjects file cannot be used, from load_subjects.
+std::string subjects_error(const std::string& path) {
+  try {
+    load_subjects(path);
+  } catch (const InputError& e) {
+    return e.reason();
+  }
+  return "no error";
+}
+
+TEST(TemplateTest, UnusableSubjectsFilesSayWhy) {
+  TempDir dir;
+  EXPECT_EQ(subjects_error(dir.str()), "is a directory, not a subjects file");
+  EXPECT_EQ(subjects_error(dir / "missing.txt"),
+            "cannot read the subjects file: No such file or directory");
+  testing::write_text(dir / "empty.txt", "");
+  EXPECT_EQ(subjects_error(dir / "empty.txt"), "has no subjects");
+  testing::write_text(dir / "comments.txt", "# none yet\n\n");
+  EXPECT_EQ(subjects_error(dir / "comments.txt"), "has no subjects");
+  testing::write_text(dir / "header.tsv", "participant_id\tage\n");
+  EXPECT_EQ(subjects_error(dir / "header.tsv"), "has no subjects, only the header row");
+}
+
 TEST(TemplateTest, AppendsSubjectWhenNoPlaceholder) {
   CommandTemplate c({"echo", "hello"}, false, kSubjectColumn);
   EXPECT_EQ(c.argv({"s1"}, 1, 1), (std::vector<std::string>{"echo", "hello", "s1"}));
