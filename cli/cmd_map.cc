@@ -15,6 +15,7 @@
 #include "core/shard.h"
 #include "jobs/map_plan.h"
 #include "jobs/report.h"
+#include "jobs/resources.h"
 #include "jobs/slurm.h"
 #include "jobs/units.h"
 #include "map_output.h"
@@ -48,17 +49,39 @@ jobs::MapOptions parsed_options(MapArgs& a) {
   return o;
 }
 
+// --report, claimed before anything runs (null without one).
+std::unique_ptr<jobs::MapReportFile> claim_report(const MapArgs& a, const jobs::MapPlan& plan) {
+  if (a.report.empty()) return nullptr;
+  return std::make_unique<jobs::MapReportFile>(
+      substitute_shard(a.report, plan.shard.value_or(Shard{})));
+}
+
+// The summary, then the report: a report that cannot be written after all (disk full) must not
+// take the summary with it; the exit code then says that something failed.
+int finish_map(ProgressLine& line, const MapArgs& a, const jobs::MapResult& result,
+               jobs::MapReportFile* report) {
+  const int code = jobs::map_exit_code(result);
+  print_map_summary(line, "map", result, a.quiet);
+  if (report == nullptr) return code;
+  try {
+    report->write(result, code);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "tandem: error: %s\n", e.what());
+    return code == kExitOk ? kExitItemFailed : code;
+  }
+  return code;
+}
+
 // --executor slurm: submit one array, then (unless --no-wait) follow it like a local run.
 int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPlan& plan) {
   ProgressLine line(stderr, !a.quiet);
+  auto report = claim_report(a, plan);
   if (plan.jobs.empty()) {
     jobs::MapResult result;
     result.results = plan.skipped;
     result.shard = plan.shard;
     result.total_subjects = plan.subjects.rows.size();
-    if (!a.report.empty()) jobs::write_map_report(a.report, result, kExitOk);
-    print_map_summary(line, "map", result, a.quiet);
-    return kExitOk;
+    return finish_map(line, a, result, report.get());
   }
   const double poll = jobs::slurm_poll_seconds();
   jobs::SlurmRun run =
@@ -89,11 +112,7 @@ int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPl
   }
   MapPrinter printer(line, run.tasks.size());
   jobs::MapResult result = jobs::wait_slurm_run(run, plan, &printer, poll);
-  int code = jobs::map_exit_code(result);
-  if (!a.report.empty()) {
-    jobs::write_map_report(substitute_shard(a.report, plan.shard.value_or(Shard{})), result, code);
-  }
-  print_map_summary(line, "map", result, a.quiet);
+  int code = finish_map(line, a, result, report.get());
   if (result.interrupted) {
     std::fprintf(stderr,
                  "tandem: interrupted: SLURM job %s cancelled; `tandem status %s` shows what "
@@ -119,8 +138,13 @@ int run_map_command(MapArgs& a) {
     for (const auto& c : jobs::dry_run_commands(plan)) std::printf("%s\n", c.c_str());
     return kExitOk;
   }
+  auto report = claim_report(a, plan);
   install_interrupt_handlers();
   ProgressLine line(stderr, !a.quiet);
+  if (auto warning = jobs::mem_per_job_warning(options.mem_per_job, jobs::memory_total());
+      !warning.empty()) {
+    line.event("tandem: warning: " + warning);
+  }
   MapPrinter printer(line, plan.jobs.size());
   if (!a.quiet && !plan.skipped.empty()) {
     line.event("map: skipping " + std::to_string(plan.skipped.size()) +
@@ -128,32 +152,31 @@ int run_map_command(MapArgs& a) {
                std::to_string(plan.pool.slots) + " slots");
   }
   jobs::MapResult result = jobs::run_map(plan, &printer);
-  int code = jobs::map_exit_code(result);
-  if (!a.report.empty()) {
-    jobs::write_map_report(substitute_shard(a.report, plan.shard.value_or(Shard{})), result, code);
-  }
-  print_map_summary(line, "map", result, a.quiet);
-  return code;
+  return finish_map(line, a, result, report.get());
 }
 
 std::function<int()> setup_map(CLI::App& sub) {
   auto a = std::make_shared<MapArgs>();
   auto& o = a->options;
-  sub.add_option("-j,--jobs", o.jobs, "Jobs at once (default: usable cores / --threads-per-job)");
+  sub.add_option("-j,--jobs", o.jobs,
+                 "Jobs at once; 0 or none given: the usable cores / --threads-per-job");
   sub.add_option("--subjects", o.subjects_file,
                  "Subjects file: one per line (# comments), or a TSV with a header whose "
                  "columns become {name} placeholders; - reads stdin");
   sub.add_option("--args", o.subject_args, "Subjects on the command line (end with --)");
   sub.add_flag("--shell", o.shell, "Run the command through sh -c, substitutions quoted");
-  sub.add_option("--timeout", a->timeout, "Per-job time limit: 90, 90s, 30m, 2h");
+  sub.add_option("--timeout", a->timeout,
+                 "Per-job time limit: 90, 90s, 30m, 2h; 0 or none given: no limit");
   sub.add_option("--grace", a->grace,
-                 "Time between SIGTERM and SIGKILL when ending a job (default 5s)");
+                 "Time between SIGTERM and SIGKILL when ending a job (default 5s); after "
+                 "Ctrl-C, a second Ctrl-C kills at once");
   sub.add_option("--retries", o.retries, "Retry a failed job up to N more times");
   sub.add_option("--retry-delay", a->retry_delay,
                  "First retry delay, doubled per retry (default 1s)");
   sub.add_option("--halt", a->halt, "never | soon,fail=K | now,fail=K");
   sub.add_option("--joblog", o.joblog,
-                 "Append GNU parallel's joblog to FILE ({shard} in FILE becomes K-of-N)");
+                 "Append GNU parallel's joblog to FILE ({shard} in FILE becomes K-of-N, "
+                 "1-of-1 without --shard)");
   sub.add_flag("--resume", o.resume, "Skip jobs that succeeded in --joblog; rerun the rest");
   sub.add_flag("--resume-failed", a->resume_failed, "Same as --resume (GNU parallel's name)");
   sub.add_option("--results", o.results_dir, "Keep each job's stdout/stderr in DIR/<subject>/");
@@ -162,9 +185,11 @@ std::function<int()> setup_map(CLI::App& sub) {
   sub.add_flag("--keep-failed", o.keep_failed, "Move a failed job's outputs to <path>.failed");
   sub.add_option("--threads-per-job", o.threads_per_job, "Threads each job may use (default 1)");
   sub.add_option("--mem-per-job", a->mem_per_job,
-                 "Start a job only while this much memory is free");
+                 "Start a job only while this much memory is free (512M, 4G); one job may "
+                 "always start when none runs");
   sub.add_option("--report", a->report,
-                 "Write a JSON report, one record per subject ({shard} becomes K-of-N)");
+                 "Write a JSON report, one record per subject ({shard} becomes K-of-N, 1-of-1 "
+                 "without --shard); checked before any job starts");
   CLI::Option* shard = sub.add_option(
       "--shard", a->shard,
       "K/N or slurm: run only shard K of N, the subjects i (from 0, in input order) "
@@ -185,10 +210,17 @@ std::function<int()> setup_map(CLI::App& sub) {
       ->allow_extra_args(false);
   sub.add_flag("--dry-run", a->dry_run, "Print the commands and exit");
   sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
-  sub.add_option("command", o.command, "COMMAND ARG... after --, with {} placeholders");
+  sub.add_option("command", o.command,
+                 "COMMAND ARG... after --, with {} placeholders; with none, the subject is "
+                 "appended as the last argument");
   sub.prefix_command();
   sub.footer(
-      "The command follows `--`: tandem map [OPTIONS] -- COMMAND ARG... ({} = subject)\n"
+      "The command follows `--`: tandem map [OPTIONS] -- COMMAND ARG... ({} = subject; a "
+      "command without placeholders gets the subject as its last argument, as in GNU "
+      "parallel)\n"
+      "A subjects file that is missing, empty or ragged, and two subjects that would run the "
+      "same command, are refused before anything runs (exit 2). On Ctrl-C the running jobs get "
+      "--grace to end; a second Ctrl-C kills them at once.\n"
       "--executor slurm submits one job array (a task per subject; -j J becomes --array=1-N%J, "
       "--threads-per-job --cpus-per-task, --mem-per-job --mem, --timeout --time) and waits; "
       "follow a --no-wait run with `tandem status RUNDIR`, stop it with `tandem cancel RUNDIR`, "

@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "jobs/report.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/filesystem.hpp>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <fstream>
 #include <map>
+#include <utility>
 
-#include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace tandem::jobs {
 
@@ -74,8 +81,48 @@ nlohmann::json map_report(const MapResult& result, int exit_code) {
   return {{"command", "map"}, {"summary", summary}, {"subjects", subjects}};
 }
 
-void write_map_report(const std::string& path, const MapResult& result, int exit_code) {
-  write_file_atomic(path, map_report(result, exit_code).dump(2) + "\n");
+MapReportFile::MapReportFile(std::string path) : path_(std::move(path)) {
+  struct stat st {};
+  // open() would create the temporary in a directory named like the report and only the final
+  // rename would fail.
+  if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    throw UsageError("cannot write the report: " + path_ + ": is a directory");
+  }
+  auto slash = path_.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "" : path_.substr(0, slash + 1);
+  std::string name = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+  temp_ = dir + "." + name + ".tmp-" + std::to_string(::getpid()) + "-report";
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    const int err = errno;
+    temp_.clear();
+    throw UsageError("cannot write the report: " + path_ + ": " + std::strerror(err));
+  }
+}
+
+MapReportFile::~MapReportFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void MapReportFile::fail(int err) {
+  throw Error("cannot write the report: " + path_ + ": " + std::strerror(err));
+}
+
+void MapReportFile::write(const MapResult& result, int exit_code) {
+  TANDEM_EXPECTS(fd_ >= 0, "a report is written once");
+  const std::string text = map_report(result, exit_code).dump(2) + "\n";
+  for (std::size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+    if (n < 0 && errno != EINTR) fail(errno);
+    if (n > 0) done += static_cast<std::size_t>(n);
+  }
+  // fdatasync before rename: after a power cut the final name never points at missing data.
+  if (::fdatasync(fd_) != 0 && errno != EINVAL) fail(errno);
+  const int closed = ::close(std::exchange(fd_, -1));
+  if (closed != 0) fail(errno);
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) fail(errno);
+  temp_.clear();
 }
 
 std::vector<std::string> tail_lines(const std::string& path, std::size_t lines) {

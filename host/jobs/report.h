@@ -16,8 +16,30 @@ namespace tandem::jobs {
 /// one shard has `summary.shard` = {index, count, all_subjects} and records its subjects only.
 nlohmann::json map_report(const MapResult& result, int exit_code);
 
-/// Writes map_report() to `path` atomically (temporary name, then rename).
-void write_map_report(const std::string& path, const MapResult& result, int exit_code);
+/// A --report file claimed before the run: a path that cannot be written is then a usage error
+/// before any job starts, not a lost report after hours of work. From construction it holds a
+/// temporary file `.<name>.tmp-<pid>-report` beside the path; write() fills it and renames it
+/// into place, so a report with its final name is always whole. Removes the temporary when
+/// destroyed unwritten. Not copyable.
+class MapReportFile {
+ public:
+  /// Claims `path`; throws UsageError "cannot write the report: PATH: reason" (no such
+  /// directory, PATH is a directory, permission denied).
+  explicit MapReportFile(std::string path);
+  ~MapReportFile();
+  MapReportFile(const MapReportFile&) = delete;
+  MapReportFile& operator=(const MapReportFile&) = delete;
+
+  /// Writes map_report(result, exit_code) to the path; throws Error "cannot write the report:
+  /// PATH: reason" (disk full, the directory removed meanwhile).
+  void write(const MapResult& result, int exit_code);
+
+ private:
+  [[noreturn]] void fail(int err);
+  std::string path_;
+  std::string temp_;
+  int fd_ = -1;
+};
 
 /// The last `lines` lines of a text file (empty when unreadable), for failure summaries.
 std::vector<std::string> tail_lines(const std::string& path, std::size_t lines);

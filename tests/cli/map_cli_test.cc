@@ -270,6 +270,10 @@ TEST(MapCliTest, MemPerJobGatesConcurrency) {
                 &t),
             0)
       << t.err();
+  EXPECT_NE(t.err().find("tandem: warning: --mem-per-job 1000T is more than the"),
+            std::string::npos)
+      << t.err();
+  EXPECT_NE(t.err().find("the jobs will run one at a time"), std::string::npos) << t.err();
   // The same run without the gate does overlap (so the check above can fail).
   EXPECT_EQ(run(dir, {"-j", "4", "--args", "a", "b", "c", "--", "sh", dir / "job.sh", dir.str()}),
             1);
@@ -285,6 +289,111 @@ TEST(MapCliTest, RetriesAreCountedInTheReport) {
                       "--args", "a", "--", "sh", dir / "job.sh", counter}),
             0);
   EXPECT_EQ(read_json(dir / "r.json")["subjects"][0]["attempts"], 2);
+}
+
+TEST(MapCliTest, ReportPathIsCheckedBeforeAnyJobRuns) {
+  TempDir dir;
+  std::string ran = dir / "ran";
+  Tandem t;
+  EXPECT_EQ(run(dir, {"--report", dir / "no/such/r.json", "--args", "a", "--", "touch", ran}, &t),
+            2);
+  EXPECT_NE(t.err().find("tandem: error: cannot write the report: " + dir / "no/such/r.json" +
+                         ": No such file or directory"),
+            std::string::npos)
+      << t.err();
+  EXPECT_EQ(run(dir, {"--report", dir.str(), "--args", "a", "--", "touch", ran}, &t), 2);
+  EXPECT_NE(t.err().find("is a directory"), std::string::npos) << t.err();
+  EXPECT_FALSE(std::filesystem::exists(ran));
+}
+
+// The job removes the report's directory, so the report can be claimed but not written.
+TEST(MapCliTest, ReportThatCannotBeWrittenAtTheEndKeepsTheSummary) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "out");
+  Tandem t;
+  EXPECT_EQ(run(dir, {"--report", dir / "out/r.json", "--args", dir / "out", "--", "rm", "-r"}, &t),
+            1);
+  EXPECT_NE(t.err().find("map: 1 subjects: 1 ok"), std::string::npos) << t.err();
+  EXPECT_NE(t.err().find("tandem: error: cannot write the report: " + dir / "out/r.json"),
+            std::string::npos)
+      << t.err();
+}
+
+TEST(MapCliTest, UnusableSubjectsFilesAreUsageErrorsWithTheReason) {
+  TempDir dir;
+  std::string ran = dir / "ran";
+  write_text(dir / "ragged.tsv", "participant_id\tage\tgroup\nsub-01\t23\n");
+  write_text(dir / "empty.txt", "");
+  write_text(dir / "header.tsv", "participant_id\tage\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {dir.str(), "is a directory"},
+      {dir / "typo.txt", "No such file or directory"},
+      {dir / "ragged.tsv", "line 2: has 2 fields, the header has 3"},
+      {dir / "empty.txt", "has no subjects"},
+      {dir / "header.tsv", "has no subjects, only the header row"}};
+  for (const auto& [file, reason] : cases) {
+    Tandem t;
+    EXPECT_EQ(run(dir, {"--subjects", file, "--", "touch", ran}, &t), 2) << file;
+    EXPECT_NE(t.err().find("tandem: error: --subjects: " + file + ": "), std::string::npos)
+        << t.err();
+    EXPECT_NE(t.err().find(reason), std::string::npos) << t.err();
+  }
+  EXPECT_FALSE(std::filesystem::exists(ran));
+}
+
+TEST(MapCliTest, DuplicateSubjectsAreRefusedBeforeAnythingRuns) {
+  TempDir dir;
+  std::string ran = dir / "ran";
+  write_text(dir / "dup.txt", "sub-01\nsub-02\nsub-01\n");
+  Tandem t;
+  EXPECT_EQ(run(dir, {"--subjects", dir / "dup.txt", "--", "touch", ran}, &t), 2);
+  EXPECT_NE(t.err().find("lines 1 and 3 both name sub-01"), std::string::npos) << t.err();
+  EXPECT_NE(t.err().find("remove the duplicate"), std::string::npos) << t.err();
+  EXPECT_EQ(run(dir, {"--args", "a", "b", "a", "--", "touch", ran}, &t), 2);
+  EXPECT_NE(t.err().find("--args: subjects 1 and 3 both name a"), std::string::npos) << t.err();
+  EXPECT_FALSE(std::filesystem::exists(ran));
+}
+
+// Jobs that ignore SIGINT and SIGTERM: the first Ctrl-C says how long tandem will wait and that
+// a second one kills them; the second does, long before --grace 60s is over.
+TEST(MapCliTest, SecondInterruptKillsTheJobsAtOnce) {
+  TempDir dir;
+  std::string marker = unique_marker("cliagain");
+  KillMarkedOnExit cleanup(marker);
+  Tandem t =
+      start(dir, {"-j", "2", "--grace", "60", "--args", "1", "2", "--", "sh", "-c",
+                  "trap '' INT TERM; touch " + dir.str() + "/up-$0; sleep 60 # " + marker, "{}"});
+  ASSERT_TRUE(wait_for_file(dir / "up-1"));
+  ASSERT_TRUE(wait_for_file(dir / "up-2"));
+  auto begin = std::chrono::steady_clock::now();
+  ::kill(t.pid, SIGINT);
+  auto deadline = begin + std::chrono::seconds(30);
+  while (t.err().find("Ctrl-C again") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(t.err().find("waiting up to 60s for 2 running jobs to end (Ctrl-C again to kill "
+                         "them now)"),
+            std::string::npos)
+      << t.err();
+  ::kill(t.pid, SIGINT);
+  EXPECT_EQ(t.wait(), 130) << t.err();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count(), 30);
+  EXPECT_TRUE(processes_with_marker(marker).empty());
+}
+
+TEST(MapCliTest, HelpSaysWhatZeroAndAMissingPlaceholderMean) {
+  TempDir dir;
+  Tandem t;
+  EXPECT_EQ(run(dir, {"--help"}, &t), 0);
+  std::string help = t.out();
+  for (const char* phrase : {"0 or none given: the usable cores", "0 or none given: no limit",
+                             "the subject is appended as the last argument",
+                             "1-of-1 without --shard", "a second Ctrl-C kills"}) {
+    EXPECT_NE(help.find(phrase), std::string::npos) << phrase << "\n" << help;
+  }
+  EXPECT_EQ(run(dir, {"-j", "-1", "--args", "a", "--", "true"}, &t), 2);
+  EXPECT_NE(t.err().find("or 0 for the default"), std::string::npos) << t.err();
 }
 
 }  // namespace
