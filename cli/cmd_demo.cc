@@ -170,7 +170,7 @@ std::function<int()> setup_demo(CLI::App& sub) {
                "A small demo that runs in seconds (4x300x300 SVD, 2 small subjects)");
   sub.add_option("--cores", a->cores,
                  "Core budget for SVD workers and jobs together (default: usable cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   sub.add_flag("-q,--quiet", a->quiet, "Print only failures and the summary");
   return [a] { return run_demo(*a); };
 }

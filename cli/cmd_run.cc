@@ -16,6 +16,8 @@
 #include "core/self_exe.h"
 #include "core/shard.h"
 #include "jobs/report.h"
+#include "jobs/resources.h"
+#include "jobs/units.h"
 #include "map_output.h"
 #include "run/runner.h"
 #include "svd_output.h"
@@ -114,6 +116,11 @@ int run_run(const RunArgs& a) {
         std::make_unique<ReportWriter>(substitute_shard(a.report, shard.value_or(Shard{})), head);
   }
   install_interrupt_handlers();
+  if (!plan.jobs.mem_per_job.empty()) {
+    const std::string warning = jobs::mem_per_job_warning(
+        jobs::parse_bytes(plan.jobs.mem_per_job, "[jobs] mem_per_job"), jobs::memory_total());
+    if (!warning.empty()) line.event("tandem: warning: " + warning);
+  }
   CliObserver svd_observer(line, report.get(), "svd ");
   // One status line per job half, under the SVD's.
   std::map<std::string, std::unique_ptr<HalfPrinter>> printers;
@@ -163,7 +170,7 @@ std::function<int()> setup_run(CLI::App& sub) {
       "commas (jobs.args=a,b). Checked as the plan is (repeatable)");
   sub.add_option("--cores", a->cores,
                  "Core budget for SVD workers and jobs together (default: usable cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   sub.add_flag("--resume", a->resume,
                "Skip complete SVD outputs, [smooth] subjects whose output exists and finished "
                "jobs (without it, [svd] and [smooth] redo their work)");

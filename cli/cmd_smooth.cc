@@ -21,6 +21,7 @@
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/report.h"
+#include "smooth/fwhm_spec.h"
 #include "smooth/gpu_smoother.h"
 #include "smooth/gzip_codec.h"
 #include "smooth/smooth_job.h"
@@ -38,31 +39,6 @@ struct SmoothArgs {
   int threads = 0, compression_level = 1;
   bool estimate = false, quiet = false, time_filter = false;
 };
-
-double parse_mm(const std::string& text, const std::string& flag) {
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < 0) {
-    throw UsageError(flag + ": '" + text + "' is not a non-negative number of mm");
-  }
-  return v;
-}
-
-std::array<double, 3> parse_fwhm(const std::string& text) {
-  std::vector<double> v;
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t comma = text.find(',', start);
-    v.push_back(parse_mm(text.substr(start, comma - start), "--fwhm"));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  if (v.size() == 1) v = {v[0], v[0], v[0]};
-  if (v.size() != 3)
-    throw UsageError("--fwhm: give one value or three (x,y,z), not '" + text + "'");
-  if (v[0] <= 0 && v[1] <= 0 && v[2] <= 0) throw UsageError("--fwhm: must be > 0 on some axis");
-  return {v[0], v[1], v[2]};
-}
 
 bool same_file(const std::string& a, const std::string& b) {
   struct stat sa {
@@ -379,7 +355,7 @@ std::function<int()> setup_smooth(CLI::App& sub) {
                  "--edges fsl and --estimate always run on the CPU")
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
   sub.add_option("-j,--threads", a->threads, "Threads (default: usable cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   sub.add_option("--report", a->report, "Write a JSON report with one record per image");
   sub.add_flag("-q,--quiet", a->quiet, "Print only failures");
   return [a] { return run_smooth(*a); };

@@ -66,6 +66,11 @@ void remove_stale_temporaries_here(const std::vector<SvdSource>& sources, const 
 
 int run_svd(const SvdArgs& a) {
   if (a.inputs.empty() && a.random.empty()) throw UsageError("svd: give INPUT files or --random");
+  // Both at once would mix test data into a real run's outputs (and its random.npz could be an
+  // input's output).
+  if (!a.inputs.empty() && !a.random.empty()) {
+    throw UsageError("svd: give INPUT files or --random, not both");
+  }
   if (!a.inputs.empty() && a.outdir.empty()) throw UsageError("svd: -o OUTDIR is required");
   if (a.values_only && a.canonical_signs) {
     throw UsageError("--canonical-signs needs singular vectors, not --values-only");
@@ -84,16 +89,7 @@ int run_svd(const SvdArgs& a) {
   std::optional<Shard> shard;
   if (a.shard_given) shard = parse_shard(a.shard);
   std::vector<SvdSource> sources = expand_inputs(a.inputs, a.outdir);
-  if (!a.random.empty()) {
-    SvdSource random = random_source(parse_random_spec(a.random), a.outdir);
-    for (const SvdSource& s : sources) {
-      if (!random.output.empty() && s.output == random.output) {
-        throw UsageError("--random writes " + random.output + ", as does the input " + s.label +
-                         "; run them into different -o directories");
-      }
-    }
-    sources.push_back(std::move(random));
-  }
+  if (!a.random.empty()) sources.push_back(random_source(parse_random_spec(a.random), a.outdir));
   std::string scope;  // "shard K/N: X of Y input files: " in the summary
   if (shard) {
     ShardSelection part = select_shard(std::move(sources), *shard);
@@ -172,7 +168,7 @@ std::function<int()> setup_svd(CLI::App& sub) {
       ->check(CLI::IsMember({"auto", "jacobi", "polar", "qr", "gram"}));
   sub.add_option("--gpus", a->gpus, "GPU ordinals to use, e.g. 0,1 (default: all visible)");
   sub.add_option("-j,--threads", a->threads, "CPU worker threads (default: usable cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number_at_least(1));
   sub.add_flag("--check", a->check, "Report residual and orthogonality per matrix");
   sub.add_flag(
       "--canonical-signs", a->canonical_signs,

@@ -23,6 +23,10 @@ using CommandSetup = std::function<std::function<int()>(CLI::App& sub)>;
 /// job's own flags (`-q`, `--output x`) are never read as tandem's.
 const std::optional<std::vector<std::string>>& job_command_words();
 
+/// Checks a count option (-j, --cores) is a whole number ≥ `min`, with a message a user can act
+/// on: CLI11's own PositiveNumber prints its range as a 300-digit double.
+CLI::Validator whole_number_at_least(int min);
+
 /// Registers a subcommand; `order` sorts `tandem --help`. Called from static initialisers in
 /// each cmd_*.cc so that adding a command touches only its own file.
 bool register_command(int order, std::string name, std::string description, CommandSetup setup);

@@ -51,9 +51,67 @@ int print_error(const std::string& what, int code) {
   return code;
 }
 
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean --economy?" for a mistyped long option of `sub`, or "".
+std::string suggestion(const CLI::App& sub, const std::vector<std::string>& extras) {
+  for (const std::string& word : extras) {
+    if (word.rfind("--", 0) != 0) continue;
+    const std::string name = word.substr(2, word.find('=') - 2);
+    std::string best;
+    std::size_t best_distance = 3;  // at most two edits away
+    for (const CLI::Option* opt : sub.get_options()) {
+      for (const std::string& candidate : opt->get_lnames()) {
+        const std::size_t d = edit_distance(name, candidate);
+        if (d < best_distance) {
+          best_distance = d;
+          best = candidate;
+        }
+      }
+    }
+    if (!best.empty()) return "; did you mean --" + best + "?";
+  }
+  return "";
+}
+
+// CLI11's parse errors as tandem's one line: "tandem: error: <what> (see tandem svd --help)".
+int print_parse_error(const CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App* sub = nullptr;
+  for (const CLI::App* s : app.get_subcommands()) sub = s;
+  std::string what = e.what();
+  if (sub && dynamic_cast<const CLI::ExtrasError*>(&e)) what += suggestion(*sub, sub->remaining());
+  const std::string help = sub ? "tandem " + sub->get_name() + " --help" : "tandem --help";
+  return print_error(what + " (see " + help + ")", kExitUsage);
+}
+
 }  // namespace
 
 const std::optional<std::vector<std::string>>& job_command_words() { return command_words(); }
+
+CLI::Validator whole_number_at_least(int min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 9 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (digits && std::stoi(text) >= min) return "";
+        return "must be a whole number of at least " + std::to_string(min) + " (got '" + text +
+               "')";
+      },
+      min == 1 ? "POSITIVE" : ">=" + std::to_string(min));
+}
 
 bool register_command(int order, std::string name, std::string description, CommandSetup setup) {
   registry().push_back({order, std::move(name), std::move(description), std::move(setup)});
@@ -88,7 +146,8 @@ int main_impl(int argc, char** argv) {
   try {
     app.parse(split_job_command(argc, argv), argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return print_parse_error(app, e);
   }
   try {
     for (auto& [sub, run] : runners) {

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "jobs/units.h"
+#include "smooth/fwhm_spec.h"
 #include "svd/backend.h"
 #include "svd/matrix_source.h"
 
@@ -144,19 +145,10 @@ void check_smooth(const Plan& plan) {
   c.require(!s.input.empty() && !s.output.empty() && !s.fwhm.empty(),
             "needs 'input', 'output' (templates) and 'fwhm'");
   c.subjects(s.subjects, s.args);
-  c.parse("fwhm", [&] { check_fwhm(s.fwhm); });
+  c.parse("fwhm", [&] { parse_fwhm(s.fwhm); });
   c.at_least("threads_per_job", s.threads_per_job, 1, "");
   c.not_empty("results", s.results);
   c.parse("device", [&] { parse_device(s.device); });
-}
-
-double fwhm_part(const std::string& text) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < 0) {
-    throw UsageError("'" + text + "' is not a non-negative number of mm");
-  }
-  return v;
 }
 
 }  // namespace
@@ -165,24 +157,6 @@ std::string without_flag(const std::string& message) {
   if (message.rfind("--", 0) != 0 && message.rfind("map: ", 0) != 0) return message;
   const auto colon = message.find(": ");
   return colon == std::string::npos ? message : message.substr(colon + 2);
-}
-
-// The rule of cli/cmd_smooth.cc's parse_fwhm, which lives in the CLI and cannot be called from
-// here; each [smooth] job runs `tandem smooth --fwhm` and so checks it again.
-void check_fwhm(const std::string& text) {
-  std::vector<double> v;
-  for (std::size_t start = 0;;) {
-    const std::size_t comma = text.find(',', start);
-    v.push_back(fwhm_part(text.substr(start, comma - start)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  if (v.size() != 1 && v.size() != 3) {
-    throw UsageError("give one value or three (x,y,z), not '" + text + "'");
-  }
-  bool any = false;
-  for (double x : v) any = any || x > 0;
-  if (!any) throw UsageError("'" + text + "' smooths nothing: it must be > 0 on some axis");
 }
 
 void check_plan(const Plan& plan) {

@@ -14,10 +14,6 @@ namespace tandem::run {
 /// run_plan.
 void check_plan(const Plan& plan);
 
-/// `tandem smooth --fwhm`'s rule: one number of mm or three (x,y,z), each >= 0, not all zero.
-/// Throws UsageError with the reason alone (the caller says which key).
-void check_fwhm(const std::string& text);
-
 /// `message` of a parser shared with the CLIs without the flag it names first ("--algorithm: 'x'
 /// is not one of ..." becomes "'x' is not one of ..."; likewise "map: "): in a plan the user
 /// wrote a key, which the caller names instead.

@@ -152,6 +152,9 @@ TEST(SvdCliUsageTest, UsageErrorsExitTwo) {
   EXPECT_EQ(run_command(tandem_bin() + " svd --random 2x3x3 --device tpu").exit_code, 2);
   EXPECT_EQ(run_command(tandem_bin() + " svd --random 2x3").exit_code, 2);
   EXPECT_EQ(run_command(tandem_bin() + " svd").exit_code, 2);
+  auto both = run_command(tandem_bin() + " svd some.npy --random 2x3x3 -o out");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.output.find("not both"), std::string::npos) << both.output;
   auto gpus = run_command(tandem_bin() + " svd --random 2x3x3 --gpus 0,x");
   EXPECT_EQ(gpus.exit_code, 2);
   EXPECT_NE(gpus.output.find("--gpus"), std::string::npos) << gpus.output;
@@ -167,6 +170,25 @@ TEST(SvdCliUsageTest, UsageErrorsExitTwo) {
     EXPECT_EQ(r.exit_code, 2) << option;
     EXPECT_NE(r.output.find(option), std::string::npos) << r.output;
   }
+}
+
+TEST(SvdCliUsageTest, ParseErrorsAreOneLineWithTheFixInIt) {
+  for (const char* value : {"0", "abc", "-3"}) {
+    auto r = run_command(tandem_bin() + " svd --random 2x3x3 -j " + value);
+    EXPECT_EQ(r.exit_code, 2) << value;
+    EXPECT_NE(
+        r.output.find("tandem: error: --threads: must be a whole number of at least 1 (got '" +
+                      std::string(value) + "')"),
+        std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find("1797693"), std::string::npos) << r.output;  // no 300-digit range
+  }
+  auto typo = run_command(tandem_bin() + " svd x.npy -o y --econmy");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.output.find("tandem: error: "), std::string::npos) << typo.output;
+  EXPECT_NE(typo.output.find("did you mean --economy?"), std::string::npos) << typo.output;
+  EXPECT_NE(typo.output.find("tandem svd --help"), std::string::npos) << typo.output;
+  EXPECT_EQ(run_command(tandem_bin() + " svd --help").exit_code, 0);
 }
 
 TEST(SvdCliUsageTest, GpuWithoutDeviceSaysWhy) {
