@@ -79,6 +79,16 @@ class RunnerTest : public ::testing::Test {
     dir_ = ::mkdtemp(tmpl.data());
   }
   void TearDown() override { fs::remove_all(dir_); }
+  // A [smooth] table over `subjects`: dir_/<subject>_bold.nii → dir_/<subject>_sm.nii, FWHM 6.
+  Plan smooth_plan(std::vector<std::string> subjects) const {
+    Plan p;
+    p.smooth.present = true;
+    p.smooth.args = std::move(subjects);
+    p.smooth.input = dir_ + "/{}_bold.nii";
+    p.smooth.output = dir_ + "/{}_sm.nii";
+    p.smooth.fwhm = "6";
+    return p;
+  }
   // Each job writes its start and end time (inside the process, so inside its core hold).
   Plan plan_with_jobs(int subjects, int threads_per_job, double seconds) {
     Plan p;
@@ -196,12 +206,7 @@ TEST_F(RunnerTest, SmoothAndJobsHalvesRunAtTheSameTime) {
       << "/jobs.started ]; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.05; "
          "done\ntouch \"$out\"\n";
   fs::permissions(fake, fs::perms::owner_all);
-  Plan plan;
-  plan.smooth.present = true;
-  plan.smooth.args = {"s1"};
-  plan.smooth.input = dir_ + "/{}_bold.nii";
-  plan.smooth.output = dir_ + "/{}_sm.nii";
-  plan.smooth.fwhm = "6";
+  Plan plan = smooth_plan({"s1"});
   plan.jobs.present = true;
   plan.jobs.args = {"s1"};
   plan.jobs.command = {"sh", "-c",
@@ -269,12 +274,7 @@ int lines_of(const std::string& path) {
 }
 
 TEST_F(RunnerTest, SmoothRedoesExistingOutputsUnlessResuming) {
-  Plan plan;
-  plan.smooth.present = true;
-  plan.smooth.args = {"s1", "s2"};
-  plan.smooth.input = dir_ + "/{}_bold.nii";
-  plan.smooth.output = dir_ + "/{}_sm.nii";
-  plan.smooth.fwhm = "6";
+  Plan plan = smooth_plan({"s1", "s2"});
   RunSettings settings;
   settings.cores = 2;
   settings.self_exe = counting_smoother(dir_);
@@ -303,12 +303,7 @@ TEST_F(RunnerTest, SmoothRedoesExistingOutputsUnlessResuming) {
 }
 
 TEST_F(RunnerTest, SmoothOutputOfAFailedRerunIsNotLeftLookingLikeAResult) {
-  Plan plan;
-  plan.smooth.present = true;
-  plan.smooth.args = {"s1"};
-  plan.smooth.input = dir_ + "/{}_bold.nii";
-  plan.smooth.output = dir_ + "/{}_sm.nii";
-  plan.smooth.fwhm = "6";
+  Plan plan = smooth_plan({"s1"});
   std::ofstream(dir_ + "/s1_sm.nii") << "from an earlier run";
   RunSettings settings;
   settings.cores = 1;
