@@ -35,43 +35,6 @@ struct RunArgs {
   bool shard_given = false;
 };
 
-// One job half's events, each line headed by the half and "[n/N]" ("smooth [1/2] ok sub-01"),
-// since the [smooth] and [jobs] halves report the same subjects side by side. The status line
-// and job output are MapPrinter's.
-class HalfPrinter : public jobs::PoolObserver {
- public:
-  HalfPrinter(ProgressLine& line, const std::string& half, std::size_t total, std::size_t slot)
-      : line_(line), half_(half), total_(total), status_(line, total, slot, half + " ") {}
-
-  void job_retrying(const jobs::JobResult& r, double delay) override {
-    line_.event(half_ + " retry " + r.name + " in " + format_duration(delay) + " after attempt " +
-                std::to_string(r.attempts) + ": " + describe_job(r));
-  }
-  void job_output(const jobs::JobResult& r, const std::string& out,
-                  const std::string& err) override {
-    status_.job_output(r, out, err);
-  }
-  void job_finished(const jobs::JobResult& r) override {
-    const std::string head =
-        half_ + " [" + std::to_string(++finished_) + "/" + std::to_string(total_) + "] ";
-    if (jobs::is_failure(r.outcome)) {
-      std::string log = r.stderr_path.empty() ? "" : ", log: " + r.stderr_path;
-      line_.failure(head + "FAILED " + r.name + ": " + describe_job(r) + log);
-    } else if (!line_.is_tty()) {
-      line_.event(head + "ok " + r.name + " " + format_duration(r.duration));
-    }
-  }
-  void progress(const jobs::PoolProgress& p) override { status_.progress(p); }
-  void stopping(const std::string& reason) override { status_.stopping(reason); }
-
- private:
-  ProgressLine& line_;
-  std::string half_;
-  std::size_t total_;
-  MapPrinter status_;
-  std::size_t finished_ = 0;
-};
-
 // "smooth: skipping 2 subjects whose outputs exist (--resume); running 1": subjects left out
 // are said up front, not only counted in the summary.
 void say_skipped(ProgressLine& line, const std::string& half, const jobs::MapPlan& plan,
@@ -123,12 +86,13 @@ int run_run(const RunArgs& a) {
   }
   CliObserver svd_observer(line, report.get(), "svd ");
   // One status line per job half, under the SVD's.
-  std::map<std::string, std::unique_ptr<HalfPrinter>> printers;
+  std::map<std::string, std::unique_ptr<MapPrinter>> printers;
   auto printer_for = [&](const std::string& half,
                          const jobs::MapPlan& half_plan) -> jobs::PoolObserver* {
     if (!a.quiet) say_skipped(line, half, half_plan, a.resume);
     auto& p = printers[half];
-    if (!p) p = std::make_unique<HalfPrinter>(line, half, half_plan.jobs.size(), printers.size());
+    if (!p)
+      p = std::make_unique<MapPrinter>(line, half_plan.jobs.size(), printers.size(), half + " ");
     return p.get();
   };
   run::RunSettings settings{a.cores, a.resume, self_executable()};

@@ -30,12 +30,13 @@ inline std::string describe_job(const jobs::JobResult& r) {
 class MapPrinter : public jobs::PoolObserver {
  public:
   /// `total` jobs to expect, for "[n/total]" (0 when unknown: "[n]"); the status goes to slot
-  /// `slot` of `line`, after `prefix` (`tandem run` shows "jobs " under the SVD's line).
+  /// `slot` of `line`. `prefix` starts the status and every job's line (`tandem run` names its
+  /// halves: "smooth [1/2] ok sub-01", "jobs retry ...").
   MapPrinter(ProgressLine& line, std::size_t total, std::size_t slot = 0, std::string prefix = "")
       : line_(line), total_(total), slot_(slot), prefix_(std::move(prefix)) {}
 
   void job_retrying(const jobs::JobResult& r, double delay) override {
-    line_.event("retry " + r.name + " in " + format_duration(delay) + " after attempt " +
+    line_.event(prefix_ + "retry " + r.name + " in " + format_duration(delay) + " after attempt " +
                 std::to_string(r.attempts) + ": " + describe_job(r));
   }
 
@@ -55,7 +56,7 @@ class MapPrinter : public jobs::PoolObserver {
 
   void job_finished(const jobs::JobResult& r) override {
     ++finished_;
-    std::string count = "[" + std::to_string(finished_) +
+    std::string count = prefix_ + "[" + std::to_string(finished_) +
                         (total_ > 0 ? "/" + std::to_string(total_) : std::string()) + "] ";
     if (jobs::is_failure(r.outcome)) {
       std::string log = r.stderr_path.empty() ? "" : ", log: " + r.stderr_path;
