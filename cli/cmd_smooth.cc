@@ -194,8 +194,21 @@ int run_estimate(const SmoothArgs& a, const SmoothOptions& o, ProgressLine& prog
   return failed ? kExitItemFailed : kExitOk;
 }
 
-int run_smooth(const SmoothArgs& a) {
+// The inputs without repeats of one file (overlapping globs, "a.nii ./a.nii"): each is smoothed
+// once, in the order first given.
+std::vector<std::string> distinct_files(const std::vector<std::string>& inputs) {
+  std::vector<std::string> out;
+  for (const std::string& in : inputs) {
+    bool repeat = false;
+    for (const std::string& kept : out) repeat = repeat || same_file(kept, in);
+    if (!repeat) out.push_back(in);
+  }
+  return out;
+}
+
+int run_smooth(SmoothArgs a) {
   if (a.inputs.empty()) throw UsageError("smooth: give one or more input images");
+  a.inputs = distinct_files(a.inputs);
   int modes = static_cast<int>(!a.fwhm.empty()) + !a.to_fwhm.empty() + a.estimate;
   if (a.time_filter && a.fwhm.empty()) throw UsageError("--time-filter needs --fwhm");
   if (modes != 1) throw UsageError("smooth: give exactly one of --fwhm, --to-fwhm, --estimate");

@@ -127,6 +127,14 @@ TEST_F(SmoothOutputTest, DirectoriesAreATrailingSlashAnExistingOneOrANameWithout
   EXPECT_TRUE(is_gzip_file(d_ / "existing.d/bold_desc-sm6.nii.gz"));
 }
 
+TEST_F(SmoothOutputTest, OneFileNamedTwiceIsSmoothedOnce) {
+  auto r = smooth((d_ / ".") + "/bold.nii.gz " + (d_ / "bold.nii.gz") + " -o " + (d_ / "out/"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(is_gzip_file(d_ / "out/bold_desc-sm6.nii.gz"));
+  const auto entries = std::distance(fs::directory_iterator(d_ / "out"), fs::directory_iterator());
+  EXPECT_EQ(entries, 1);  // no second output, no leftover temporary
+}
+
 TEST_F(SmoothOutputTest, SeveralInputsWithAFileLikeNameAreRefused) {
   fs::copy_file(d_ / "bold.nii.gz", d_ / "second.nii.gz");
   for (const char* name : {"out.img", "out.NII.GZ"}) {
