@@ -147,8 +147,7 @@ uint64_t npy_header_size(const void* bytes, std::size_t size, const std::string&
   const auto* b = static_cast<const uint8_t*>(bytes);
   const std::size_t n = std::min(size, kMagicLen);
   if (size == 0) throw InputError(where, "", "empty file (0 bytes), not a .npy file");
-  if (std::memcmp(b, kMagic, n) != 0)
-    throw InputError(where, "", "not a .npy file (bad magic)");
+  if (std::memcmp(b, kMagic, n) != 0) throw InputError(where, "", "not a .npy file (bad magic)");
   if (size < kMagicLen + 4)
     throw InputError(where, "", "corrupt header: file ends inside the header");
   const int major = b[6], minor = b[7];
