@@ -342,9 +342,10 @@ std::function<int()> setup_smooth(CLI::App& sub) {
   sub.add_option("inputs", a->inputs, "NIfTI images (.nii or .nii.gz), 3-D or 4-D");
   sub.add_option(
       "-o,--output", a->output,
-      "Output .nii/.nii.gz (any case) for one input, or a directory (BIDS names with "
-      "desc-sm<fwhm>): a path ending in '/', an existing directory or a name without extension. "
-      "Missing directories are created");
+      "Output .nii/.nii.gz (any case) for one input, or a directory (each input's name with "
+      "desc-sm<fwhm>: before a BIDS suffix, replacing its desc, else at the end): a path ending "
+      "in '/', an existing directory or a name without extension. Missing directories are "
+      "created");
   sub.add_option("--fwhm", a->fwhm, "FWHM in mm: one value, or x,y,z (0 skips an axis)");
   sub.add_option(
       "--to-fwhm", a->to_fwhm,

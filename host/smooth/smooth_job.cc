@@ -404,6 +404,30 @@ std::string fwhm_label(const std::array<double, 3>& f) {
   return one(f[0]) + "x" + one(f[1]) + "x" + one(f[2]);
 }
 
+namespace {
+
+bool is_alnum_word(const std::string& s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) != 0; });
+}
+
+// BIDS-like: key-value entities (both sides alphanumeric) joined by '_', then a suffix without
+// '-' (sub-01_task-rest_bold). Anything else (patient_01, mni_2mm) is a plain name, where a
+// desc entity in the middle would read as part of the name.
+bool is_bids_like(const std::vector<std::string>& parts) {
+  if (parts.size() < 2 || !is_alnum_word(parts.back())) return false;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const std::size_t dash = parts[i].find('-');
+    if (dash == std::string::npos || !is_alnum_word(parts[i].substr(0, dash)) ||
+        !is_alnum_word(parts[i].substr(dash + 1))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string smoothed_file_name(const std::string& input_path, const std::string& label) {
   std::string name = input_path.substr(input_path.find_last_of('/') + 1);
   std::string ext;
@@ -428,8 +452,7 @@ std::string smoothed_file_name(const std::string& input_path, const std::string&
     start = us + 1;
   }
   const std::string desc = "desc-sm" + label;
-  // A BIDS name ends in a suffix without '-' (bold, T1w) after key-value entities.
-  bool has_suffix = parts.size() >= 2 && parts.back().find('-') == std::string::npos;
+  if (!is_bids_like(parts)) return name + "_" + desc + ext;
   bool replaced = false;
   for (auto& p : parts) {
     if (p.rfind("desc-", 0) == 0) {
@@ -437,13 +460,7 @@ std::string smoothed_file_name(const std::string& input_path, const std::string&
       replaced = true;
     }
   }
-  if (!replaced) {
-    if (has_suffix) {
-      parts.insert(parts.end() - 1, desc);
-    } else {
-      parts.push_back(desc);
-    }
-  }
+  if (!replaced) parts.insert(parts.end() - 1, desc);
   std::string out;
   for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "_" : "") + parts[i];
   return out + ext;

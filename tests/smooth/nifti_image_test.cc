@@ -129,9 +129,20 @@ TEST(BidsNameTest, SetsDescBeforeTheSuffix) {
             "sub-01_task-rest_desc-sm6_bold.nii.gz");
   EXPECT_EQ(smoothed_file_name("sub-01_task-rest_desc-preproc_bold.nii", "6p5"),
             "sub-01_task-rest_desc-sm6p5_bold.nii");
+  EXPECT_EQ(smoothed_file_name("sub-01_bold.NII.GZ", "6"), "sub-01_desc-sm6_bold.NII.GZ");
   EXPECT_EQ(smoothed_file_name("anatomical.nii", "4"), "anatomical_desc-sm4.nii");
   EXPECT_EQ(fwhm_label({6, 6, 8}), "6x6x8");
   EXPECT_EQ(fwhm_label({2.5, 2.5, 2.5}), "2p5");
+}
+
+TEST(BidsNameTest, OtherNamesGetDescAtTheEnd) {
+  EXPECT_EQ(smoothed_file_name("patient_01.nii.gz", "6"), "patient_01_desc-sm6.nii.gz");
+  EXPECT_EQ(smoothed_file_name("subject_002_rest.nii", "6"), "subject_002_rest_desc-sm6.nii");
+  EXPECT_EQ(smoothed_file_name("mni_2mm.nii.gz", "6"), "mni_2mm_desc-sm6.nii.gz");
+  // Entities without a suffix, or an entity with an empty side: not BIDS, nothing replaced.
+  EXPECT_EQ(smoothed_file_name("sub-01_task-rest.nii", "6"), "sub-01_task-rest_desc-sm6.nii");
+  EXPECT_EQ(smoothed_file_name("sub-_bold.nii", "6"), "sub-_bold_desc-sm6.nii");
+  EXPECT_EQ(smoothed_file_name("scan_desc-x_01.nii", "6"), "scan_desc-x_01_desc-sm6.nii");
 }
 
 }  // namespace

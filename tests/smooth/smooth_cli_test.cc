@@ -202,6 +202,16 @@ TEST_F(SmoothCliTest, DirectoryOutputUsesBidsNames) {
   EXPECT_TRUE(std::filesystem::exists(d_ / "out/sub-02_task-rest_desc-sm6x6x8_bold.nii"));
 }
 
+TEST_F(SmoothCliTest, DirectoryOutputAppendsDescToOtherNames) {
+  std::string a = d_ / "patient_01.nii.gz", b = d_ / "sub-03_desc-preproc_bold.nii";
+  make_image(a, "--shape 5,5,5");
+  make_image(b, "--shape 5,5,5");
+  auto t = run(tandem() + " smooth -q " + a + " " + b + " --fwhm 6 -o " + (d_ / "out/"));
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_TRUE(std::filesystem::exists(d_ / "out/patient_01_desc-sm6.nii.gz"));
+  EXPECT_TRUE(std::filesystem::exists(d_ / "out/sub-03_desc-sm6_bold.nii"));
+}
+
 TEST_F(SmoothCliTest, ThreadCountDoesNotChangeTheResult) {
   std::string in = d_ / "s.nii.gz";
   make_image(in, "--shape 13,12,11,5");
