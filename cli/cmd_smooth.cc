@@ -305,10 +305,12 @@ int run_smooth(SmoothArgs a) {
       if (report) report->add_item(report_item(r, "interrupted", "interrupted"));
     } catch (const std::exception& e) {
       ++failed;
-      // Input errors name their file already; a device failure is named after the image it hit.
-      const bool device_failed = o.gpu && dynamic_cast<const CudaError*>(&e);
-      if (device_failed) r.device = o.gpu->name();
-      const std::string why = device_failed ? r.input + ": " + e.what() : e.what();
+      // Input errors name their file already; every other failure (a device failure, a full
+      // disk, an output directory that cannot be made) is named after the image it hit, input
+      // first as the input errors are.
+      if (o.gpu && dynamic_cast<const CudaError*>(&e)) r.device = o.gpu->name();
+      const std::string why =
+          dynamic_cast<const InputError*>(&e) ? e.what() : r.input + ": " + e.what();
       progress.failure("tandem: error: " + why);
       if (report) report->add_item(report_item(r, "failed", why));
     }

@@ -209,6 +209,20 @@ TEST_F(SmoothErrorsTest, UnwritableOutputDirectory) {
   EXPECT_TRUE(fs::is_empty(d_ / "ro"));
 }
 
+TEST_F(SmoothErrorsTest, FailedWriteNamesTheInputThenTheOutput) {
+  // A file size limit fails the write as a full disk does (EFBIG instead of ENOSPC), without a
+  // mount; SIGXFSZ is ignored so that the write returns the error instead of killing tandem.
+  make((d_ / "big.nii.gz") + " --shape 16,16,16,2");
+  auto r = run("trap '' XFSZ; ulimit -f 2; " + tandem() + " smooth " + (d_ / "big.nii.gz") +
+               " --fwhm 6 -q --device cpu -o " + (d_ / "out/"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("tandem: error: " + (d_ / "big.nii.gz") +
+                          ": cannot write output: " + (d_ / "out/big_desc-sm6.nii.gz") + ": "),
+            std::string::npos)
+      << r.output;
+  expect_only(d_ / "out", {});
+}
+
 TEST_F(SmoothErrorsTest, OutputEqualToInputIsRefused) {
   auto before = fs::file_size(d_ / "good.nii.gz");
   auto r = smooth((d_ / "good.nii.gz") + " --fwhm 6 -o " + (d_ / "good.nii.gz"));

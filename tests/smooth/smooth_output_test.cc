@@ -53,7 +53,7 @@ TEST_F(SmoothOutputTest, ParentThatCannotBeCreatedIsNamed) {
   std::ofstream(d_ / "plainfile") << "x";
   auto r = smooth("-o " + (d_ / "plainfile/sub/out.nii.gz"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("tandem: error: " + (d_ / "plainfile/sub") +
+  EXPECT_NE(r.output.find("tandem: error: " + (d_ / "bold.nii.gz") + ": " + (d_ / "plainfile/sub") +
                           ": cannot create the output directory: "),
             std::string::npos)
       << r.output;
