@@ -129,13 +129,22 @@ int run_svd(const SvdArgs& a) {
       backend->name().c_str());
   if (!a.outdir.empty())
     std::printf("outputs: %s (%d files written)\n", a.outdir.c_str(), observer.outputs());
-  if (report) {
-    report->finish({{"total", st.total + st.skipped},
-                    {"done", st.done},
-                    {"failed", st.failed},
-                    {"skipped", st.skipped},
-                    {"seconds", st.seconds},
-                    {"interrupted", st.interrupted}});
+  bool report_failed = observer.report_failed();
+  if (report && !report_failed) {
+    if (st.interrupted) observer.report_unwritten(sources);
+    try {
+      report->finish({{"total", st.total + st.skipped},
+                      {"done", st.done},
+                      {"failed", st.failed},
+                      {"skipped", st.skipped},
+                      {"outputs", observer.outputs()},
+                      {"seconds", st.seconds},
+                      {"interrupted", st.interrupted}});
+    } catch (const Error& e) {  // the summary is printed; the exit code must say it failed
+      std::fprintf(stderr, "tandem: error: the report is not written: %s\n", e.what());
+      report_failed = true;
+    }
+    report_failed = report_failed || observer.report_failed();
   }
   if (st.interrupted) {
     std::fprintf(stderr,
@@ -149,7 +158,7 @@ int run_svd(const SvdArgs& a) {
         "serial loop (one matrix at a time, BLAS on %d thread%s): %.2f s; tandem is %.2fx faster\n",
         cores, cores == 1 ? "" : "s", serial, st.seconds > 0 ? serial / st.seconds : 0.0);
   }
-  return st.failed > 0 ? kExitItemFailed : kExitOk;
+  return st.failed > 0 || report_failed ? kExitItemFailed : kExitOk;
 }
 
 std::function<int()> setup_svd(CLI::App& sub) {

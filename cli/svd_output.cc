@@ -45,18 +45,7 @@ void CliObserver::on_item(const SvdItemRecord& r) {
   if (r.result.status != ItemStatus::kOk) {
     progress_.failure("tandem: error: " + item_name(r) + ": " + r.result.message);
   }
-  if (report_) {
-    nlohmann::json item = item_json(r);
-    if (!prefix_.empty()) item["half"] = "svd";
-    // Called on a worker thread: a report that cannot be written (disk full) must not take the
-    // run down with it. Say so once and stop writing it; the results themselves go on.
-    try {
-      report_->add_item(item);
-    } catch (const std::exception& e) {
-      progress_.failure(std::string("tandem: error: the report is not written: ") + e.what());
-      report_ = nullptr;
-    }
-  }
+  report(item_json(r));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   const double rate = secs > 0 ? static_cast<double>(finished_) / secs : 0;
   const double eta = rate > 0 ? static_cast<double>(total_ - finished_) / rate : 0;
@@ -72,13 +61,42 @@ void CliObserver::on_skipped(const SvdSource& s, int64_t count) {
                   " matrices): output is complete (--resume)");
 }
 
-void CliObserver::on_output(const SvdSource&, const std::string& path, bool complete) {
+void CliObserver::report(nlohmann::json item) {
+  if (!report_) return;
+  if (!prefix_.empty()) item["half"] = "svd";
+  // Called on a worker thread: a report that cannot be written (disk full) must not take the
+  // run down with it. Say so once and stop writing it; the results themselves go on, and the
+  // exit code says that something failed.
+  try {
+    report_->add_item(item);
+  } catch (const std::exception& e) {
+    progress_.failure(std::string("tandem: error: the report is not written: ") + e.what());
+    report_ = nullptr;
+    report_failed_ = true;
+  }
+}
+
+void CliObserver::on_output(const SvdSource& s, const std::string& path, bool complete) {
   std::lock_guard<std::mutex> lock(mu_);
   ++outputs_;
+  written_.insert(s.label);
+  // Where each input's results are: an .incomplete.npz (failed matrices as NaN) included.
+  report({{"input", s.label}, {"output", path}, {"complete", complete}});
   if (!complete) {
     progress_.failure("tandem: wrote " + path + " with failed matrices as NaN");
   } else if (!progress_.is_tty()) {
     progress_.event(prefix_ + "wrote " + path);
+  }
+}
+
+void CliObserver::report_unwritten(const std::vector<SvdSource>& sources) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const SvdSource& s : sources) {
+    if (s.output.empty() || written_.count(s.label)) continue;
+    report({{"input", s.label},
+            {"output", nullptr},
+            {"complete", false},
+            {"message", "interrupted before its output was complete; nothing was written"}});
   }
 }
 

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "core/progress.h"
 #include "core/report.h"
@@ -27,16 +29,23 @@ class CliObserver : public SvdObserver {
   void on_start(int64_t total) override { total_ = total; }
   void on_item(const SvdItemRecord& r) override;
   void on_skipped(const SvdSource& s, int64_t count) override;
-  void on_output(const SvdSource&, const std::string& path, bool complete) override;
+  void on_output(const SvdSource& s, const std::string& path, bool complete) override;
   int outputs() const { return outputs_; }
+  /// After an interrupted run: one report record for each source whose output was not written.
+  void report_unwritten(const std::vector<SvdSource>& sources);
+  /// True when the report could not be written after all (the run must not exit 0).
+  bool report_failed() const { return report_failed_; }
 
  private:
+  void report(nlohmann::json item);  // under mu_
   ProgressLine& progress_;
   ReportWriter* report_;
   std::string prefix_;
   std::mutex mu_;
   int64_t total_ = 0, finished_ = 0;
   int outputs_ = 0;
+  std::set<std::string> written_;  // labels of the sources whose output was written
+  bool report_failed_ = false;
   std::chrono::steady_clock::time_point t0_;
 };
 

@@ -288,7 +288,7 @@ void CudaBackend::run_group(Device& dev, const Group& group, const SvdOptions& o
             finish_item(worker, group.tasks[begin + i], opt, route, status[i], error, check, r);
           } catch (const std::exception& e) {  // only the CPU fallback itself can get here
             r.status = ItemStatus::kFailed;
-            r.message = e.what();
+            r.message = item_failure_message(e);
           }
           if (!note.empty()) r.message = note + (r.message.empty() ? "" : "; " + r.message);
           done(group.index[begin + i], std::move(r));

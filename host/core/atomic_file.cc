@@ -54,12 +54,13 @@ void remove_stale_temporaries_if(const std::string& dir, Wanted wanted) {
 
 }  // namespace
 
-AtomicFile::AtomicFile(std::string final_path) : final_path_(std::move(final_path)) {
+AtomicFile::AtomicFile(std::string final_path, const std::string& what)
+    : final_path_(std::move(final_path)) {
   auto [dir, name] = split_path(final_path_);
   temp_path_ = (dir == "/" ? "" : dir) + "/." + name + ".tmp-" + std::to_string(getpid()) + "-" +
                std::to_string(g_counter++);
   fd_ = ::open(temp_path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw_system_error("cannot create output", final_path_, errno);
+  if (fd_ < 0) throw_system_error("cannot create " + what, final_path_, errno);
 }
 
 AtomicFile::~AtomicFile() { discard(); }

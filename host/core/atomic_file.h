@@ -13,8 +13,9 @@ namespace tandem {
 /// AtomicFile removes the temporary. Move-only; not thread-safe itself (pwrite on fd() is).
 class AtomicFile {
  public:
-  /// Creates `.<name>.tmp-<pid>-<n>` beside `final_path`; throws Error naming the path.
-  explicit AtomicFile(std::string final_path);
+  /// Creates `.<name>.tmp-<pid>-<n>` beside `final_path`; throws Error naming the path and
+  /// what it is ("cannot create the report: ...").
+  explicit AtomicFile(std::string final_path, const std::string& what = "output");
   ~AtomicFile();
   AtomicFile(AtomicFile&& other) noexcept;
   AtomicFile& operator=(AtomicFile&& other) noexcept;

@@ -18,6 +18,8 @@ namespace tandem {
 class ReportWriter {
  public:
   /// `header` holds the top-level fields written before "items" (command, backend, options).
+  /// Creates the report's temporary file now, before any work: a report that cannot be
+  /// written is a UsageError ("cannot create the report: PATH: reason").
   ReportWriter(const std::string& path, const nlohmann::json& header);
   void add_item(const nlohmann::json& item);
   void finish(const nlohmann::json& summary);
@@ -29,5 +31,10 @@ class ReportWriter {
   bool first_ = true;
   void append(const std::string& text);
 };
+
+/// `value` as JSON text. File names are bytes on Linux, not always UTF-8 (an old scanner's
+/// Latin-1 export): a byte that is not part of valid UTF-8 is written as \udcXX, as Python's
+/// surrogateescape does, so `os.fsencode(json.load(f)[...])` gives the name back byte for byte.
+std::string dump_json(const nlohmann::json& value, int indent = -1);
 
 }  // namespace tandem

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "svd/backend.h"
 
+#include <new>
+
 #include "core/error.h"
 
 namespace tandem {
@@ -12,6 +14,13 @@ Algorithm parse_algorithm(const std::string& name) {
   if (name == "qr") return Algorithm::kQr;
   if (name == "gram") return Algorithm::kGram;
   throw UsageError("--algorithm: '" + name + "' is not one of auto, jacobi, polar, qr, gram");
+}
+
+std::string item_failure_message(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e)) {
+    return "out of memory (the matrix, its outputs and the solver's workspace did not fit)";
+  }
+  return e.what();
 }
 
 std::string algorithm_name(Algorithm a) {

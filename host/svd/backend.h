@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +19,10 @@ enum class Algorithm { kAuto, kJacobi, kPolar, kQr, kGram };
 /// Parses "auto|jacobi|polar|qr|gram"; throws UsageError otherwise.
 Algorithm parse_algorithm(const std::string& name);
 std::string algorithm_name(Algorithm a);
+
+/// The message for an exception that failed an item: e.what(), except for std::bad_alloc,
+/// whose what() says only "std::bad_alloc".
+std::string item_failure_message(const std::exception& e);
 
 /// What to compute, the same for every backend.
 struct SvdOptions {

@@ -188,7 +188,7 @@ std::vector<ItemResult> CpuBackend::svd(const std::vector<SvdTask>& batch, const
     try {
       out.push_back(svd_one(t, opt));
     } catch (const std::exception& e) {
-      out.push_back({ItemStatus::kFailed, e.what(), "lapack", false, {}});
+      out.push_back({ItemStatus::kFailed, item_failure_message(e), "lapack", false, {}});
     }
   }
   return out;

@@ -281,9 +281,8 @@ std::vector<SvdSource> expand_inputs(const std::vector<std::string>& inputs,
     if (s.output.empty()) continue;
     auto input = input_files.find(file_identity(s.output));
     if (input != input_files.end()) {
-      throw UsageError("the output for " + s.label + ", " + s.output +
-                       ", would overwrite the input " + input->second +
-                       "; give -o a directory that holds no inputs");
+      throw UsageError(s.output + " (the output for " + s.label + ") would overwrite the input " +
+                       input->second + "; give -o a directory that holds no inputs");
     }
     auto [it, fresh] = seen.emplace(s.output, s.label);
     if (!fresh) {

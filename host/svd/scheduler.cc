@@ -405,9 +405,10 @@ class Pipeline {
         hand_off(batch, item_of.at(t), std::move(r));
       });
     } catch (const std::exception& e) {
+      const std::string why = item_failure_message(e);
       for (std::size_t t = 0; t < tasks.size(); ++t) {
         if (!reported[t]) {
-          hand_off(batch, item_of[t], ItemResult{ItemStatus::kFailed, e.what(), "", false, {}});
+          hand_off(batch, item_of[t], ItemResult{ItemStatus::kFailed, why, "", false, {}});
         }
       }
     }

@@ -102,9 +102,34 @@ TEST_F(SvdCliTest, CheckPutsLapackRatiosInTheReport) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(dir_ / "r.json");
   nlohmann::json report = nlohmann::json::parse(in);
-  ASSERT_EQ(report["items"].size(), 1u);
+  ASSERT_EQ(report["items"].size(), 2u);  // the matrix, then where its output is
   EXPECT_LT(report["items"][0]["check"]["residual_ratio"].get<double>(), 35.0);
   EXPECT_LT(report["items"][0]["check"]["residual"].get<double>(), 1e-13);
+  EXPECT_EQ(report["items"][1]["output"], dir_ / "out/square.npz");
+  EXPECT_EQ(report["items"][1]["complete"], true);
+}
+
+TEST_F(SvdCliTest, ReportSaysWhereEachOutputIsAndWhatWasNotWritten) {
+  // A stack with a NaN matrix is written as .incomplete.npz; an empty stack gets numpy's empty
+  // outputs; a name that is not UTF-8 is written surrogate-escaped, as Python reads it back.
+  auto made = run_command(py_ + " -c \"import numpy as np, os\n" + "s = np.random.rand(3, 4, 3)\n" +
+                          "s[1, 2, 1] = np.nan\n" + "np.save('" + dir_ / "stack.npy" + "', s)\n" +
+                          "np.save('" + dir_ / "empty.npy" + "', np.zeros((0, 3, 3)))\n" +
+                          "np.save(open(os.fsencode('" + dir_ / "" +
+                          "') + b'caf\\xe9.npy', 'wb'), np.eye(2))\"");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const std::string latin1 = dir_ / "caf\xe9.npy";
+  auto r = tandem(dir_ / "stack.npy " + dir_ / "empty.npy '" + latin1 + "' -o " + dir_ / "o" +
+                  " --report " + dir_ / "r.json");
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // the NaN matrix failed
+  auto check = run_command(
+      py_ + " -c \"import json, os\n" + "d = json.load(open('" + dir_ / "r.json" + "'))\n" +
+      "out = {os.path.basename(i['input']): i for i in d['items'] if 'output' in i}\n" +
+      "assert out['stack.npy']['complete'] is False, out\n" +
+      "assert out['stack.npy']['output'].endswith('stack.incomplete.npz'), out\n" +
+      "assert out['empty.npy']['complete'] is True, out\n" +
+      "assert os.path.exists(out['caf\\udce9.npy']['output']), out\n" + "print('ok')\"");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
 TEST_F(SvdCliTest, InterruptKeepsFinishedOutputsAndResumeCompletes) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/cores.h"
+#include "core/error.h"
 #include "core/progress.h"
 #include "core/report.h"
 
@@ -151,6 +152,30 @@ TEST(ReportWriterTest, EmptyRunStillGivesValidJson) {
   nlohmann::json j = nlohmann::json::parse(in);
   EXPECT_TRUE(j["items"].empty());
   std::filesystem::remove_all(dir);
+}
+
+TEST(ReportWriterTest, UnwritablePathIsAUsageErrorBeforeAnyWork) {
+  try {
+    ReportWriter w("/nonexistent-dir/r.json", {{"command", "svd"}});
+    FAIL() << "the report's folder does not exist";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot create the report: /nonexistent-dir/r.json"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(DumpJsonTest, BytesThatAreNotUtf8BecomeSurrogateEscapes) {
+  // "café" in Latin-1, as an old scanner export names its files; valid UTF-8 stays as it is.
+  const nlohmann::json j = {{"input", std::string("caf\xe9.npy")}, {"other", "naïve"}};
+  const std::string text = dump_json(j);
+  EXPECT_NE(text.find("\"caf\\udce9.npy\""), std::string::npos) << text;
+  EXPECT_NE(text.find("naïve"), std::string::npos) << text;
+  // Python's json.load reads "\udce9" back, and open() takes the name as it is (its file names
+  // are surrogate-escaped); the CLI test reads one back that way.
+  // Truncated and overlong sequences are escaped byte by byte too.
+  EXPECT_EQ(dump_json(std::string("a\xc3")), "\"a\\udcc3\"");
+  EXPECT_EQ(dump_json(std::string("\xc0\xaf" "b")), "\"\\udcc0\\udcafb\"");
 }
 
 }  // namespace
