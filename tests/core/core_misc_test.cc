@@ -175,7 +175,9 @@ TEST(DumpJsonTest, BytesThatAreNotUtf8BecomeSurrogateEscapes) {
   // are surrogate-escaped); the CLI test reads one back that way.
   // Truncated and overlong sequences are escaped byte by byte too.
   EXPECT_EQ(dump_json(std::string("a\xc3")), "\"a\\udcc3\"");
-  EXPECT_EQ(dump_json(std::string("\xc0\xaf" "b")), "\"\\udcc0\\udcafb\"");
+  EXPECT_EQ(dump_json(std::string("\xc0\xaf"
+                                  "b")),
+            "\"\\udcc0\\udcafb\"");
 }
 
 }  // namespace
