@@ -95,13 +95,7 @@ class MapPrinter : public jobs::PoolObserver {
 /// failures prints nothing.
 inline void print_map_summary(ProgressLine& line, const std::string& name,
                               const jobs::MapResult& result, bool quiet) {
-  std::size_t ok = 0, skipped = 0, failed = 0, not_started = 0;
-  for (const auto& r : result.results) {
-    if (r.outcome == jobs::Outcome::kOk) ++ok;
-    if (r.outcome == jobs::Outcome::kSkipped) ++skipped;
-    if (r.outcome == jobs::Outcome::kNotStarted) ++not_started;
-    if (jobs::is_failure(r.outcome) && r.outcome != jobs::Outcome::kNotStarted) ++failed;
-  }
+  const auto [ok, failed, skipped, not_started] = jobs::count_subjects(result);
   line.finish();
   std::string subjects = std::to_string(result.results.size());
   if (result.shard) {

@@ -57,17 +57,30 @@ nlohmann::json subject_record(const JobResult& r) {
 
 }  // namespace
 
+MapCounts count_subjects(const MapResult& result) {
+  MapCounts c;
+  for (const auto& r : result.results) {
+    if (r.outcome == Outcome::kOk) ++c.ok;
+    if (r.outcome == Outcome::kSkipped) ++c.skipped;
+    if (r.outcome == Outcome::kNotStarted) ++c.not_started;
+    if (is_failure(r.outcome) && r.outcome != Outcome::kNotStarted) ++c.failed;
+  }
+  return c;
+}
+
 nlohmann::json map_report(const MapResult& result, int exit_code) {
   std::map<std::string, int> counts;
   nlohmann::json subjects = nlohmann::json::array();
-  std::size_t failed = 0;
   for (const auto& r : result.results) {
     ++counts[outcome_name(r.outcome)];
-    if (is_failure(r.outcome)) ++failed;
     subjects.push_back(subject_record(r));
   }
+  const MapCounts c = count_subjects(result);
   nlohmann::json summary = {{"subjects", result.results.size()},
-                            {"failed", failed},
+                            {"ok", c.ok},
+                            {"failed", c.failed},
+                            {"skipped", c.skipped},
+                            {"not_started", c.not_started},
                             {"outcomes", counts},
                             {"wall_s", result.wall_seconds},
                             {"interrupted", result.interrupted},

@@ -9,11 +9,28 @@
 
 namespace tandem::jobs {
 
-/// The --report document of a map run: `{"command": "map", "summary": {...}, "subjects": [...]}`
-/// with one record per subject: subject, seq, command, attempts, start (ISO 8601 UTC),
-/// duration_s, outcome, exit_code, signal, peak_rss_bytes, message, stdout/stderr log paths and
-/// outputs (path, exists). `exit_code` is the process's own exit code (0, 1 or 130). A run of
-/// one shard has `summary.shard` = {index, count, all_subjects} and records its subjects only.
+/// A map run's subjects by category, counted alike by the console summary and the report.
+struct MapCounts {
+  /// Subjects whose job succeeded.
+  std::size_t ok = 0;
+  /// Subjects whose job ran (or was started) and failed, interrupted ones included.
+  std::size_t failed = 0;
+  /// Subjects not run because they were already done.
+  std::size_t skipped = 0;
+  /// Subjects never started: the run was interrupted or halted first.
+  std::size_t not_started = 0;
+};
+
+/// Counts `result`'s subjects by category.
+MapCounts count_subjects(const MapResult& result);
+
+/// The --report document of a map run: `{"command": "map", "summary": {...}, "subjects": [...]}`.
+/// The summary counts the subjects as the console does (subjects, ok, failed, skipped,
+/// not_started) and by outcome name (outcomes). One record per subject: subject, seq, command,
+/// attempts, start (ISO 8601 UTC), duration_s, outcome, exit_code, signal, peak_rss_bytes, message,
+/// stdout/stderr log paths and outputs (path, exists). `exit_code` is the process's own exit code
+/// (0, 1 or 130). A run of one shard has `summary.shard` = {index, count, all_subjects} and records
+/// its subjects only.
 nlohmann::json map_report(const MapResult& result, int exit_code);
 
 /// A --report file claimed before the run: a path that cannot be written is then a usage error

@@ -76,5 +76,25 @@ TEST(MapReportFileTest, FailureAtTheEndNamesTheReport) {
   }
 }
 
+TEST(MapReportTest, SummaryCountsNotStartedApartFromFailedAsTheConsoleDoes) {
+  MapResult result;
+  result.interrupted = true;
+  for (Outcome o : {Outcome::kOk, Outcome::kSkipped, Outcome::kInterrupted, Outcome::kExit,
+                    Outcome::kNotStarted, Outcome::kNotStarted}) {
+    JobResult r;
+    r.outcome = o;
+    result.results.push_back(r);
+  }
+  const auto summary = map_report(result, 130)["summary"];
+  EXPECT_EQ(summary["subjects"], 6);
+  EXPECT_EQ(summary["ok"], 1);
+  EXPECT_EQ(summary["failed"], 2);
+  EXPECT_EQ(summary["skipped"], 1);
+  EXPECT_EQ(summary["not_started"], 2);
+  EXPECT_EQ(summary["outcomes"]["not_started"], 2);
+  const MapCounts c = count_subjects(result);
+  EXPECT_EQ(c.failed + c.not_started + c.ok + c.skipped, 6u);
+}
+
 }  // namespace
 }  // namespace tandem::jobs
