@@ -20,6 +20,21 @@ std::vector<std::string> missing_outputs(const std::vector<std::string>& paths) 
   return missing;
 }
 
+std::string make_output_parents(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    const fs::path parent = fs::path(p).parent_path();
+    if (parent.empty()) continue;
+    boost::system::error_code ec;
+    if (fs::is_directory(parent, ec)) continue;
+    fs::create_directories(parent, ec);
+    if (ec) {
+      return "cannot create the directory " + parent.string() + " for the output " + p + ": " +
+             ec.message();
+    }
+  }
+  return "";
+}
+
 std::vector<std::string> discard_outputs(const std::vector<std::string>& paths, bool keep) {
   std::vector<std::string> left;
   for (const auto& p : paths) {

@@ -236,6 +236,12 @@ class PoolRun {
     if (result.attempts++ == 0) result.start_time = a.start_epoch;
     a.oom_before = oom_count;
     a.cores = std::exchange(held_, 0);
+    if (std::string why = make_output_parents(jobs_[job].outputs); !why.empty()) {
+      observer_->job_started(result, a.slot);
+      release_cores(a);
+      finish(a, Outcome::kExit, -1, 0, 0, why, now);
+      return;
+    }
     ProcessSpec spec{cmd.argv, options_.env, jobs_[job].stdout_path, jobs_[job].stderr_path};
     StartedProcess p;
     try {
