@@ -2,6 +2,8 @@
 #include "jobs/slurm_files.h"
 
 #include <boost/filesystem.hpp>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -193,9 +195,27 @@ void write_task_status(const SlurmRun& run, int index, const TaskStatus& status)
   write_file_atomic(status_path(run, index), doc.dump(1) + "\n");
 }
 
-std::optional<TaskStatus> read_task_status(const SlurmRun& run, int index) {
-  std::string text = read_all(status_path(run, index));
-  if (text.empty()) return std::nullopt;
+std::optional<TaskStatus> read_task_status(const SlurmRun& run, int index,
+                                           std::string* unreadable) {
+  const std::string path = status_path(run, index);
+  auto fail = [&](const std::string& why) -> std::optional<TaskStatus> {
+    if (unreadable != nullptr) *unreadable = path + ": " + why;
+    return std::nullopt;
+  };
+  if (unreadable != nullptr) unreadable->clear();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    boost::system::error_code ec;
+    // Not there yet is the usual answer while the task runs.
+    if (!fs::exists(path, ec)) return std::nullopt;
+    return fail(std::string("cannot be read: ") + std::strerror(err));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  // The task writes it whole (write_file_atomic), so an empty one is damaged, not unfinished.
+  if (text.empty()) return fail("is empty");
   const SlurmTask& task = run.tasks.at(static_cast<std::size_t>(index) - 1);
   TaskStatus s;
   JobResult& r = s.result;
@@ -211,8 +231,10 @@ std::optional<TaskStatus> read_task_status(const SlurmRun& run, int index) {
     r.command = doc.at("command").get<std::string>();
     r.message = doc.at("message").get<std::string>();
     s.hostname = doc.at("hostname").get<std::string>();
-  } catch (const json::exception&) {
-    return std::nullopt;
+  } catch (const json::parse_error& e) {
+    return fail(std::string("not valid JSON (") + e.what() + ")");
+  } catch (const json::exception& e) {
+    return fail(std::string("not a task status (") + e.what() + ")");
   }
   r.name = task.name;
   r.seq = task.seq;

@@ -86,8 +86,11 @@ struct TaskStatus {
 /// Writes a task's status file atomically.
 void write_task_status(const SlurmRun& run, int index, const TaskStatus& status);
 
-/// Reads a task's status file; nullopt when it does not exist (yet), or is unreadable.
-std::optional<TaskStatus> read_task_status(const SlurmRun& run, int index);
+/// Reads a task's status file; nullopt when it does not exist (yet) or is unreadable. For an
+/// unreadable one (empty, not valid JSON, a field missing, no permission) `unreadable`, when
+/// given, is set to "PATH: why"; it is cleared otherwise.
+std::optional<TaskStatus> read_task_status(const SlurmRun& run, int index,
+                                           std::string* unreadable = nullptr);
 
 /// RUNDIR/joblogs/INDEX: the joblog the task's own pool writes, one line per attempt.
 std::string task_joblog_path(const SlurmRun& run, int index);
