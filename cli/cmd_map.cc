@@ -17,6 +17,7 @@
 #include "jobs/report.h"
 #include "jobs/resources.h"
 #include "jobs/slurm.h"
+#include "jobs/slurm_resume.h"
 #include "jobs/units.h"
 #include "map_output.h"
 
@@ -58,10 +59,10 @@ std::unique_ptr<jobs::MapReportFile> claim_report(const MapArgs& a, const jobs::
 
 // The summary, then the report: a report that cannot be written after all (disk full) must not
 // take the summary with it; the exit code then says that something failed.
-int finish_map(ProgressLine& line, const MapArgs& a, const jobs::MapResult& result,
-               jobs::MapReportFile* report) {
+int finish_map(ProgressLine& line, const jobs::MapResult& result, jobs::MapReportFile* report) {
   const int code = jobs::map_exit_code(result);
-  print_map_summary(line, "map", result, a.quiet);
+  // -q keeps the summary line (its help promises it), as svd -q and run -q do.
+  print_map_summary(line, "map", result, false);
   if (report == nullptr) return code;
   try {
     report->write(result, code);
@@ -81,7 +82,7 @@ int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPl
     result.results = plan.skipped;
     result.shard = plan.shard;
     result.total_subjects = plan.subjects.rows.size();
-    return finish_map(line, a, result, report.get());
+    return finish_map(line, result, report.get());
   }
   const double poll = jobs::slurm_poll_seconds();
   jobs::SlurmRun run =
@@ -90,6 +91,12 @@ int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPl
   jobs::SlurmSubmitOptions submit{options.jobs, options.mem_per_job, a.slurm_args};
   install_interrupt_handlers();
   std::string job_id = jobs::submit_slurm_run(run, submit);
+  try {
+    jobs::record_slurm_run(run);
+  } catch (const Error& e) {
+    line.failure(std::string("tandem: warning: ") + e.what() + "; run `tandem status " + run.dir +
+                 "` before --resume, so that its joblog lines are there");
+  }
   const std::string tasks =
       std::to_string(run.tasks.size()) + (run.tasks.size() == 1 ? " array task" : " array tasks");
   std::string skipped = plan.skipped.empty() ? ""
@@ -112,7 +119,7 @@ int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPl
   }
   MapPrinter printer(line, run.tasks.size());
   jobs::MapResult result = jobs::wait_slurm_run(run, plan, &printer, poll);
-  int code = finish_map(line, a, result, report.get());
+  int code = finish_map(line, result, report.get());
   if (result.interrupted) {
     std::fprintf(stderr,
                  "tandem: interrupted: SLURM job %s cancelled; `tandem status %s` shows what "
@@ -120,6 +127,23 @@ int run_slurm_map(MapArgs& a, const jobs::MapOptions& options, const jobs::MapPl
                  job_id.c_str(), run.dir.c_str());
   }
   return code;
+}
+
+// --resume: the lines of the SLURM runs that append to `joblog` first (UsageError while one
+// still runs).
+void catch_up_joblog(const std::string& joblog, bool quiet) {
+  const jobs::JoblogCatchUp caught = jobs::catch_up_slurm_joblog(joblog);
+  for (const auto& dir : caught.missing) {
+    std::fprintf(stderr,
+                 "tandem: warning: --resume: the SLURM run dir %s listed in %s is gone; its "
+                 "subjects that %s does not record run again\n",
+                 dir.c_str(), jobs::slurm_runs_path(joblog).c_str(), joblog.c_str());
+  }
+  if (quiet) return;
+  for (const auto& dir : caught.appended) {
+    std::fprintf(stderr, "map: --resume: appended the ended SLURM run %s to %s first\n",
+                 dir.c_str(), joblog.c_str());
+  }
 }
 
 int run_map_command(MapArgs& a) {
@@ -131,6 +155,10 @@ int run_map_command(MapArgs& a) {
   if (slurm) jobs::check_slurm_map_options(options);
   if (slurm && a.no_wait && !a.report.empty()) {
     throw UsageError("--report needs tandem to wait for the run; drop --no-wait or --report");
+  }
+  // Before the plan reads the joblog: an earlier SLURM run may not have appended its lines yet.
+  if (options.resume && !options.joblog.empty()) {
+    catch_up_joblog(substitute_shard(options.joblog, options.shard.value_or(Shard{})), a.quiet);
   }
   jobs::MapPlan plan = jobs::plan_map(options);
   if (slurm && !a.dry_run) return run_slurm_map(a, options, plan);
@@ -152,7 +180,7 @@ int run_map_command(MapArgs& a) {
                std::to_string(plan.pool.slots) + " slots");
   }
   jobs::MapResult result = jobs::run_map(plan, &printer);
-  return finish_map(line, a, result, report.get());
+  return finish_map(line, result, report.get());
 }
 
 std::function<int()> setup_map(CLI::App& sub) {
@@ -180,7 +208,9 @@ std::function<int()> setup_map(CLI::App& sub) {
   sub.add_flag("--resume", o.resume, "Skip jobs that succeeded in --joblog; rerun the rest");
   sub.add_flag("--resume-failed", a->resume_failed, "Same as --resume (GNU parallel's name)");
   sub.add_option("--results", o.results_dir, "Keep each job's stdout/stderr in DIR/<subject>/");
-  sub.add_option("--output", o.outputs, "A job's declared output path (repeatable)")
+  sub.add_option("--output", o.outputs,
+                 "A job's declared output path (repeatable); its parent directories are "
+                 "created before the job starts")
       ->allow_extra_args(false);
   sub.add_flag("--keep-failed", o.keep_failed, "Move a failed job's outputs to <path>.failed");
   sub.add_option("--threads-per-job", o.threads_per_job, "Threads each job may use (default 1)");
@@ -224,7 +254,10 @@ std::function<int()> setup_map(CLI::App& sub) {
       "--executor slurm submits one job array (a task per subject; -j J becomes --array=1-N%J, "
       "--threads-per-job --cpus-per-task, --mem-per-job --mem, --timeout --time) and waits; "
       "follow a --no-wait run with `tandem status RUNDIR`, stop it with `tandem cancel RUNDIR`, "
-      "rerun what failed with --resume and a new --run-dir.");
+      "rerun what failed with --resume and a new --run-dir (--resume first appends the joblog "
+      "lines of earlier runs that have ended, and refuses while one still runs). One array "
+      "holds fewer tasks than SLURM's MaxArraySize (scontrol show config; 1001 by default); "
+      "submit more subjects in parts with --shard K/N.");
   return [a, shard] {
     if (const auto& words = job_command_words()) a->options.command = *words;
     a->shard_given = shard->count() > 0;

@@ -209,11 +209,57 @@ std::vector<std::string> sbatch_argv(const SlurmRun& run, const SlurmSubmitOptio
   return argv;
 }
 
+std::optional<long> parse_max_array_size(const std::string& text) {
+  std::size_t at = text.find("MaxArraySize");
+  while (at != std::string::npos && at > 0 && text[at - 1] != '\n') {
+    at = text.find("MaxArraySize", at + 1);
+  }
+  if (at == std::string::npos) return std::nullopt;
+  long value = 0;
+  int used = 0;
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  if (std::sscanf(line.c_str(), "MaxArraySize = %ld%n", &value, &used) != 1 || value < 0)
+    return std::nullopt;
+  return value;
+}
+
+SlurmArrayLimit slurm_array_limit() {
+  SlurmArrayLimit limit;
+  if (resolve_executable("scontrol").empty()) return limit;
+  CapturedRun r = run_captured({"scontrol", "show", "config"});
+  if (!r.started || r.exit_code != 0) return limit;
+  if (auto value = parse_max_array_size(r.out)) {
+    limit.max_array_size = *value;
+    limit.from_scontrol = true;
+  }
+  return limit;
+}
+
+void check_array_size(std::size_t tasks, const SlurmArrayLimit& limit) {
+  // Indices run from 1, and SLURM takes only those below MaxArraySize.
+  const std::size_t most = limit.max_array_size > 1 ? limit.max_array_size - 1 : 0;
+  if (tasks <= most) return;
+  const std::string where = limit.from_scontrol
+                                ? " (scontrol show config)"
+                                : " (SLURM's default: scontrol show config did not answer)";
+  const std::string size = "MaxArraySize is " + std::to_string(limit.max_array_size) + where;
+  if (most == 0) {
+    throw UsageError("--executor slurm: this cluster runs no job arrays: " + size);
+  }
+  const std::size_t shards = (tasks + most - 1) / most;
+  throw UsageError("--executor slurm: " + std::to_string(tasks) +
+                   " subjects to submit, but one job array holds at most " + std::to_string(most) +
+                   " tasks here: " + size + "; submit them in parts with --shard K/" +
+                   std::to_string(shards) + " (K = 1.." + std::to_string(shards) +
+                   ", one tandem map each)");
+}
+
 std::string submit_slurm_run(SlurmRun& run, const SlurmSubmitOptions& options) {
   if (resolve_executable("sbatch").empty()) {
     throw UsageError("--executor slurm: sbatch not found on PATH; is SLURM installed here?");
   }
   TANDEM_EXPECTS(!run.tasks.empty(), "a SLURM run needs at least one task");
+  check_array_size(run.tasks.size(), slurm_array_limit());
   write_run_dir(run);
   CapturedRun r = run_captured(sbatch_argv(run, options));
   // `--parsable` prints "JOBID" or "JOBID;CLUSTER".
@@ -306,6 +352,15 @@ JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const s
   return r;
 }
 
+JobResult slurm_unreadable_status_result(const SlurmRun& run, const SlurmTask& task,
+                                         const std::string& state, const std::string& why) {
+  JobResult r = slurm_ended_result(run, task, state);
+  if (r.outcome == Outcome::kSignal) r.outcome = Outcome::kExit;
+  r.message = "unreadable status file " + why + "; SLURM " +
+              (state.empty() ? std::string("does not list the task") : "says " + state);
+  return r;
+}
+
 SlurmMonitor::SlurmMonitor(const SlurmRun& run, double settle)
     : run_(run),
       settle_(settle),
@@ -314,6 +369,7 @@ SlurmMonitor::SlurmMonitor(const SlurmRun& run, double settle)
       ended_since_(run.tasks.size(), -1),
       ended_polls_(run.tasks.size(), 0),
       signalled_since_(run.tasks.size(), -1),
+      unreadable_(run.tasks.size()),
       begin_(Clock::now()) {}
 
 std::vector<JobResult> SlurmMonitor::poll() {
@@ -333,7 +389,7 @@ std::vector<JobResult> SlurmMonitor::poll() {
   auto read_new_statuses = [&](const SlurmStates* states, bool asked) {
     for (std::size_t i = 0; i < run_.tasks.size(); ++i) {
       if (results_[i]) continue;
-      auto s = read_task_status(run_, run_.tasks[i].index);
+      auto s = read_task_status(run_, run_.tasks[i].index, &unreadable_[i]);
       if (!s) continue;
       JobResult r = s->result;
       if (r.outcome == Outcome::kInterrupted && !tandem::interrupted()) {
@@ -367,6 +423,18 @@ std::vector<JobResult> SlurmMonitor::poll() {
   running_ = 0;
   // A task that wrote its status file and then ended: read the files again after the query.
   read_new_statuses(states ? &*states : nullptr, true);
+  // A task writes its status file last, whole, so one that cannot be read will not mend: unless
+  // SLURM still has the task pending or running, it has ended without a result.
+  for (std::size_t i = 0; i < run_.tasks.size(); ++i) {
+    if (results_[i] || unreadable_[i].empty()) continue;
+    std::string state;
+    if (states) {
+      auto it = states->tasks.find(run_.tasks[i].index);
+      if (it != states->tasks.end()) state = it->second;
+    }
+    if (!state.empty() && !is_final_slurm_state(state)) continue;
+    finish(i, slurm_unreadable_status_result(run_, run_.tasks[i], state, unreadable_[i]), "");
+  }
   if (!states) return now_final;
   for (std::size_t i = 0; i < run_.tasks.size(); ++i) {
     if (results_[i]) continue;

@@ -46,9 +46,29 @@ std::vector<std::string> sbatch_argv(const SlurmRun& run, const SlurmSubmitOptio
 /// the retry delays and a 5-minute margin; "" when there is no timeout.
 std::string slurm_time_limit(const PoolOptions& pool);
 
-/// Checks that sbatch is on PATH (UsageError otherwise), writes the run directory, submits the
-/// array and records the job id (also returned, and set in `run`). When sbatch fails, the run
-/// directory is removed again and Error carries sbatch's stderr.
+/// SLURM's MaxArraySize: array task indices must be below it (SLURM's default is 1001).
+struct SlurmArrayLimit {
+  /// The value; 0 means job arrays are disabled.
+  long max_array_size = 1001;
+  /// False when scontrol did not answer and this is SLURM's default.
+  bool from_scontrol = false;
+};
+
+/// MaxArraySize from `scontrol show config` output; nullopt when the text has no such line.
+std::optional<long> parse_max_array_size(const std::string& scontrol_config);
+
+/// Asks `scontrol show config` for MaxArraySize; SLURM's default when scontrol is missing,
+/// fails or does not say.
+SlurmArrayLimit slurm_array_limit();
+
+/// Throws UsageError, naming the limit and --shard, when `tasks` array tasks (indices 1..tasks)
+/// do not fit under `limit`.
+void check_array_size(std::size_t tasks, const SlurmArrayLimit& limit);
+
+/// Checks that sbatch is on PATH (UsageError otherwise) and that the tasks fit in one array
+/// (check_array_size), writes the run directory, submits the array and records the job id (also
+/// returned, and set in `run`). When sbatch fails, the run directory is removed again and Error
+/// carries sbatch's stderr.
 std::string submit_slurm_run(SlurmRun& run, const SlurmSubmitOptions& options);
 
 /// Array task index -> SLURM state ("RUNNING", "OUT_OF_MEMORY", ...) from `sacct --parsable2
@@ -77,6 +97,12 @@ bool is_final_slurm_state(const std::string& state);
 /// state is OUT_OF_MEMORY or slurmstepd's line in the task's SLURM output says it killed the task
 /// for its memory (OverMemoryKill: SLURM 22.05 records FAILED, ExitCode 0:9).
 JobResult slurm_ended_result(const SlurmRun& run, const SlurmTask& task, const std::string& state);
+
+/// The result of a task whose status file exists but cannot be read (`why`: "PATH: reason"),
+/// once SLURM has ended it in `state` ("" when SLURM does not list it): its job's result is
+/// unknown, so it failed, and the message names the file.
+JobResult slurm_unreadable_status_result(const SlurmRun& run, const SlurmTask& task,
+                                         const std::string& state, const std::string& why);
 
 /// Follows one run: reads new status files and the array's states from sacct or, where
 /// accounting is off, squeue.
@@ -113,6 +139,7 @@ class SlurmMonitor {
   std::vector<double> ended_since_;
   std::vector<int> ended_polls_;
   std::vector<double> signalled_since_;  // when a task's "cancelled" status was first held back
+  std::vector<std::string> unreadable_;  // why a task's status file exists but cannot be read
   std::chrono::steady_clock::time_point begin_;
   std::size_t done_ = 0;
   std::size_t failed_ = 0;

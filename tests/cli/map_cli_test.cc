@@ -79,6 +79,43 @@ TEST(MapCliTest, FailureExitsOneAndSummaryNamesSubjectReasonAndStderr) {
   EXPECT_NE(err.find("| oops-bad"), std::string::npos) << err;
 }
 
+TEST(MapCliTest, QuietPrintsTheSummaryButNoPerJobLines) {
+  TempDir dir;
+  Tandem t;
+  EXPECT_EQ(run(dir, {"-q", "--args", "a", "b", "--", "true"}, &t), 0) << t.err();
+  auto err = read_lines(t.err_path);
+  ASSERT_EQ(err.size(), 1u) << t.err();
+  EXPECT_EQ(err[0].rfind("map: 2 subjects: 2 ok, 0 failed, 0 skipped, 0 not started", 0), 0u)
+      << err[0];
+  EXPECT_EQ(run(dir, {"--help"}, &t), 0);
+  EXPECT_NE(t.out().find("Print only failures and the summary"), std::string::npos);
+}
+
+TEST(MapCliTest, ParentDirectoriesOfDeclaredOutputsAreCreated) {
+  TempDir dir;
+  Tandem t;
+  // The job writes into out/sub/ without creating it, as AFNI's -prefix does.
+  EXPECT_EQ(run(dir,
+                {"--output", dir / "out/sub/{}.txt", "--args", "a", "b", "--shell", "--",
+                 "echo {} > " + dir / "out/sub/{}.txt"},
+                &t),
+            0)
+      << t.err();
+  EXPECT_EQ(read_text(dir / "out/sub/b.txt"), "b\n");
+  // A parent that cannot be created (a file is in the way) fails that job, naming it and why.
+  write_text(dir / "blocker", "");
+  EXPECT_EQ(run(dir,
+                {"--report", dir / "r.json", "--output", dir / "blocker/{}.txt", "--args", "a",
+                 "--", "true"},
+                &t),
+            1);
+  EXPECT_NE(t.err().find("a: cannot create the directory " + dir / "blocker" + " for the output " +
+                         dir / "blocker/a.txt"),
+            std::string::npos)
+      << t.err();
+  EXPECT_EQ(read_json(dir / "r.json")["subjects"][0]["outcome"], "exit");
+}
+
 TEST(MapCliTest, CommandNotFoundIsReported) {
   TempDir dir;
   Tandem t;

@@ -32,7 +32,7 @@ struct Cluster {
   Cluster() {
     fs::create_directories(bin);
     fs::create_directories(work);
-    for (const char* name : {"sbatch", "sacct", "scancel", "squeue"}) {
+    for (const char* name : {"sbatch", "sacct", "scancel", "squeue", "scontrol"}) {
       fs::copy_file(test_source_dir() + "/cli/fake_slurm/" + name, bin + "/" + name);
       fs::permissions(bin + "/" + name, fs::perms::owner_all);
     }
@@ -254,6 +254,23 @@ TEST(SlurmCliTest, WithoutAccountingStatusAsksSqueue) {
   EXPECT_TRUE(contains(t.out(), "1 tasks: 0 ok, 1 failed")) << t.out();
 }
 
+TEST(SlurmCliTest, StatusCountsACorruptStatusFileOfAnEndedTaskAsFailed) {
+  Cluster c;
+  Tandem t;
+  ASSERT_EQ(
+      run(c, {"map", "--executor", "slurm", "--run-dir", "rd", "--args", "a", "b", "--", "true"},
+          &t),
+      0)
+      << t.err();
+  write_text(c.path("rd/status/1.json"), "garbage\n");
+  write_text(c.bin + "/sacct.txt", "4242_1|COMPLETED|0:0\n4242_2|COMPLETED|0:0\n");
+  EXPECT_EQ(run(c, {"status", "rd"}, &t), 1) << t.out() << t.err();
+  EXPECT_TRUE(contains(t.out(), "2 tasks: 1 ok, 1 failed, 0 running, 0 pending")) << t.out();
+  EXPECT_TRUE(contains(t.out(), "FAILED a: unreadable status file " + c.path("rd/status/1.json") +
+                                    ": not valid JSON"))
+      << t.out();
+}
+
 TEST(SlurmCliTest, TasksCancelledBeforeTheyStartEndTheRun) {
   Cluster c;
   Tandem t;
@@ -299,6 +316,68 @@ TEST(SlurmCliTest, ResumeResubmitsOnlyFailedSubjects) {
   EXPECT_EQ(read_lines(c.bin + "/sbatch.calls").size(), 2u);
 }
 
+TEST(SlurmCliTest, ResumeAfterNoWaitFirstAppendsTheEndedRunsJoblog) {
+  Cluster c;
+  write_text(c.path("fail-b"), "");
+  std::vector<std::string> args = {"--joblog", "jobs.log", "--args",          "a", "b", "c",
+                                   "--shell",  "--",       "[ ! -e fail-{} ]"};
+  auto map = [&args](std::vector<std::string> head) {
+    head.insert(head.begin(), {"map", "--executor", "slurm"});
+    head.insert(head.end(), args.begin(), args.end());
+    return head;
+  };
+  Tandem t;
+  ASSERT_EQ(run(c, map({"--no-wait", "--run-dir", "rd1"}), &t), 0) << t.err();
+  for (const char* i : {"1", "2", "3"}) {
+    ASSERT_TRUE(wait_for_file(c.path("rd1/status/") + i + ".json"));
+  }
+  // Nobody ran `tandem status rd1`: the joblog does not exist yet.
+  EXPECT_FALSE(fs::exists(c.path("jobs.log")));
+  fs::remove(c.path("fail-b"));
+  EXPECT_EQ(run(c, map({"--run-dir", "rd2", "--resume"}), &t), 0) << t.err();
+  EXPECT_TRUE(contains(t.err(), "appended the ended SLURM run " + c.path("rd1"))) << t.err();
+  EXPECT_TRUE(contains(t.err(), "1 ok, 0 failed, 2 skipped")) << t.err();
+  auto calls = read_lines(c.bin + "/sbatch.calls");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_TRUE(contains(calls[1], "--array=1-1 ")) << calls[1];
+  // rd1's three lines, then rd2's one, in the order they ran.
+  auto log = read_lines(c.path("jobs.log"));
+  ASSERT_EQ(log.size(), 5u);
+  for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(log[i].rfind(std::to_string(i) + "\t", 0), 0u);
+  EXPECT_EQ(log[4].rfind("2\t", 0), 0u) << log[4];
+  EXPECT_EQ(run(c, {"status", "rd1"}, &t), 1) << t.out();
+  EXPECT_EQ(read_lines(c.path("jobs.log")).size(), 5u);
+}
+
+TEST(SlurmCliTest, ResumeWhileTheEarlierRunStillRunsIsRefused) {
+  Cluster c;
+  std::string go = c.path("go");
+  std::vector<std::string> args = {
+      "--joblog", "jobs.log", "--args", "a",
+      "b",        "--shell",  "--",     "while [ ! -e " + go + " ]; do sleep 0.05; done # {}"};
+  auto map = [&args](std::vector<std::string> head) {
+    head.insert(head.begin(), {"map", "--executor", "slurm"});
+    head.insert(head.end(), args.begin(), args.end());
+    return head;
+  };
+  Tandem t;
+  ASSERT_EQ(run(c, map({"--no-wait", "--run-dir", "rd1"}), &t), 0) << t.err();
+  EXPECT_EQ(run(c, map({"--run-dir", "rd2", "--resume"}), &t), 2);
+  EXPECT_TRUE(contains(t.err(), "tandem: error: --resume: the SLURM run " + c.path("rd1") +
+                                    " (job 4242) that appends to " + c.path("jobs.log") +
+                                    " is still running, 0 running, 2 pending: wait, `tandem "
+                                    "status " +
+                                    c.path("rd1") + "`, or `tandem cancel " + c.path("rd1") + "`"))
+      << t.err();
+  EXPECT_EQ(read_lines(c.bin + "/sbatch.calls").size(), 1u);
+  EXPECT_FALSE(fs::exists(c.path("rd2")));
+  write_text(go, "");
+  for (const char* i : {"1", "2"}) ASSERT_TRUE(wait_for_file(c.path("rd1/status/") + i + ".json"));
+  EXPECT_EQ(run(c, map({"--run-dir", "rd2", "--resume"}), &t), 0) << t.err();
+  EXPECT_TRUE(contains(t.err(), "0 ok, 0 failed, 2 skipped")) << t.err();
+  EXPECT_EQ(read_lines(c.bin + "/sbatch.calls").size(), 1u);
+}
+
 TEST(SlurmCliTest, MissingSbatchIsAUsageError) {
   Cluster c;
   Tandem t =
@@ -323,6 +402,43 @@ TEST(SlurmCliTest, FailingSbatchIsAnErrorWithItsMessage) {
   EXPECT_TRUE(contains(t.err(), "sbatch failed (exit 1): sbatch: error: invalid partition"))
       << t.err();
   EXPECT_FALSE(fs::exists(c.path("rd")));
+}
+
+TEST(SlurmCliTest, MoreSubjectsThanMaxArraySizeAreRefusedBeforeSubmitting) {
+  Cluster c;
+  write_text(c.bin + "/max_array_size", "3\n");
+  Tandem t;
+  EXPECT_EQ(
+      run(c,
+          {"map", "--executor", "slurm", "--run-dir", "rd", "--args", "a", "b", "c", "--", "true"},
+          &t),
+      2);
+  EXPECT_TRUE(contains(t.err(),
+                       "3 subjects to submit, but one job array holds at most 2 tasks here: "
+                       "MaxArraySize is 3 (scontrol show config); submit them in parts with "
+                       "--shard K/2"))
+      << t.err();
+  EXPECT_TRUE(c.sbatch_calls().empty());
+  EXPECT_FALSE(fs::exists(c.path("rd")));
+  // Each shard fits.
+  EXPECT_EQ(run(c,
+                {"map", "--executor", "slurm", "--run-dir", "rd1", "--shard", "1/2", "--args", "a",
+                 "b", "c", "--", "true"},
+                &t),
+            0)
+      << t.err();
+  EXPECT_TRUE(contains(c.sbatch_calls(), "--array=1-2 ")) << c.sbatch_calls();
+  // Without scontrol, SLURM's default (1001) holds.
+  fs::remove(c.bin + "/scontrol");
+  std::string subjects;
+  for (int i = 0; i < 1001; ++i) subjects += "s" + std::to_string(i) + "\n";
+  write_text(c.path("subjects.txt"), subjects);
+  EXPECT_EQ(run(c,
+                {"map", "--executor", "slurm", "--run-dir", "rd2", "--subjects", "subjects.txt",
+                 "--", "true"},
+                &t),
+            2);
+  EXPECT_TRUE(contains(t.err(), "MaxArraySize is 1001 (SLURM's default")) << t.err();
 }
 
 TEST(SlurmCliTest, BadCombinationsAreUsageErrors) {

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "jobs/joblog.h"
+#include "jobs/slurm_resume.h"
 #include "process_test_util.h"
 
 namespace tandem::jobs {
@@ -288,6 +289,96 @@ TEST(SlurmTest, ACancelledStatusWaitsWhileSlurmStillHasTheTaskRunning) {
     EXPECT_EQ(once.poll().size(), 1u);
     EXPECT_EQ(once.results()[0]->outcome, Outcome::kInterrupted);
   }
+}
+
+TEST(SlurmTest, AnUnreadableStatusFileOfAnEndedTaskIsAFailureNamingTheFile) {
+  TempDir dir;
+  SlurmRun run = make_slurm_run(plan_for({"a", "b", "c"}, {"true"}), dir / "rd", "/t", 1);
+  run.job_id = "4242";
+  write_run_dir(run);
+  write_text(status_path(run, 1), "garbage\n");
+  write_text(status_path(run, 2), "{}\n");
+  write_text(status_path(run, 3), "garbage\n");
+  std::string why;
+  EXPECT_FALSE(read_task_status(run, 1, &why));
+  EXPECT_EQ(why.rfind(status_path(run, 1) + ": not valid JSON (", 0), 0u) << why;
+  EXPECT_FALSE(read_task_status(run, 2, &why));
+  EXPECT_EQ(why.rfind(status_path(run, 2) + ": not a task status (", 0), 0u) << why;
+  std::filesystem::remove(status_path(run, 2));
+  EXPECT_FALSE(read_task_status(run, 2, &why));
+  EXPECT_TRUE(why.empty()) << why;
+  write_text(status_path(run, 2), "");
+  EXPECT_FALSE(read_task_status(run, 2, &why));
+  EXPECT_EQ(why, status_path(run, 2) + ": is empty");
+
+  // SLURM has ended 1 and 2 (3 it still runs: a rewritten file may yet come).
+  FakeSacct sacct(dir, "4242_1|COMPLETED|0:0\n4242_2|FAILED|1:0\n4242_3|RUNNING|0:0");
+  SlurmMonitor monitor(run, 30);
+  EXPECT_EQ(monitor.poll().size(), 2u);
+  EXPECT_EQ(monitor.failed(), 2u);
+  EXPECT_FALSE(monitor.results()[2]);
+  EXPECT_EQ(monitor.running(), 1u);
+  const JobResult& first = *monitor.results()[0];
+  EXPECT_EQ(first.outcome, Outcome::kExit);
+  EXPECT_NE(first.message.find("unreadable status file " + status_path(run, 1) + ": not valid"),
+            std::string::npos)
+      << first.message;
+  EXPECT_NE(first.message.find("SLURM says COMPLETED"), std::string::npos) << first.message;
+}
+
+TEST(SlurmTest, MaxArraySizeIsReadFromScontrolsConfig) {
+  EXPECT_EQ(parse_max_array_size("Configuration data as of now\nMaxArraySize            = 5001\n"
+                                 "MaxJobCount = 10000\n"),
+            5001);
+  EXPECT_EQ(parse_max_array_size("MaxArraySize=0"), 0);
+  EXPECT_FALSE(parse_max_array_size("MaxJobCount = 10000\n"));
+  EXPECT_FALSE(parse_max_array_size("XMaxArraySize = 7\n"));
+  EXPECT_FALSE(parse_max_array_size("MaxArraySize = (null)\n"));
+}
+
+// The UsageError check_array_size throws, or "" when it throws none.
+std::string array_size_error(std::size_t tasks, SlurmArrayLimit limit) {
+  try {
+    check_array_size(tasks, limit);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SlurmTest, AnArrayLargerThanMaxArraySizeIsRefusedNamingTheLimitAndShard) {
+  // Indices start at 1 and must stay below MaxArraySize.
+  EXPECT_EQ(array_size_error(1000, {1001, true}), "");
+  EXPECT_EQ(array_size_error(1001, {1001, true}),
+            "--executor slurm: 1001 subjects to submit, but one job array holds at most 1000 "
+            "tasks here: MaxArraySize is 1001 (scontrol show config); submit them in parts with "
+            "--shard K/2 (K = 1..2, one tandem map each)");
+  EXPECT_NE(array_size_error(10000, {1001, false})
+                .find("MaxArraySize is 1001 (SLURM's default: scontrol show config did not "
+                      "answer); submit them in parts with --shard K/10"),
+            std::string::npos);
+  EXPECT_EQ(array_size_error(1, {0, true}),
+            "--executor slurm: this cluster runs no job arrays: MaxArraySize is 0 (scontrol show "
+            "config)");
+}
+
+TEST(SlurmTest, ResumeCatchUpAppendsEndedRunsAndReportsGoneOnes) {
+  TempDir dir;
+  MapPlan plan = plan_for({"a"}, {"true"});
+  plan.joblog = dir / "jobs.log";
+  SlurmRun run = make_slurm_run(plan, dir / "rd", "/t", 1);
+  write_run_dir(run);
+  EXPECT_TRUE(run_slurm_task(run.dir, 1));
+  record_slurm_run(run);
+  write_text(slurm_runs_path(run.joblog),
+             read_text(slurm_runs_path(run.joblog)) + dir / "gone" + "\n" + run.dir + "\n");
+  JoblogCatchUp caught = catch_up_slurm_joblog(dir / "jobs.log");
+  EXPECT_EQ(caught.appended, std::vector<std::string>{run.dir});
+  EXPECT_EQ(caught.missing, std::vector<std::string>{dir / "gone"});
+  EXPECT_EQ(read_joblog_entries(run.joblog).size(), 1u);
+  // Every listed run is in the joblog or gone: the list goes, and a second look finds nothing.
+  EXPECT_FALSE(std::filesystem::exists(slurm_runs_path(run.joblog)));
+  EXPECT_TRUE(catch_up_slurm_joblog(dir / "jobs.log").appended.empty());
 }
 
 TEST(SlurmTest, PollIntervalComesFromTheEnvironment) {
