@@ -2,6 +2,8 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tandem {
@@ -18,8 +20,25 @@ struct GaussianKernel {
   std::vector<double> weights;  ///< weights[k] for k = 0..radius (the kernel is symmetric)
 };
 
-/// Builds the kernel for `sigma` voxels (> 0).
+/// Builds the kernel for `sigma` voxels (> 0, radius at most 2^26).
 GaussianKernel make_gaussian_kernel(double sigma);
+
+/// scipy's radius int(4σ + 0.5) for `sigma` voxels, in double: an absurd σ cannot overflow it.
+double kernel_radius(double sigma);
+
+/// The longest kernel radius, in voxels, that smoothing builds for an image whose longest axis
+/// has `longest_axis` voxels: max(1024, 16 · longest_axis).
+std::int64_t kernel_radius_limit(std::int64_t longest_axis);
+
+/// Why the kernels for `sigma_voxels` are refused on an image whose longest axis has
+/// `longest_axis` voxels ("kernel radius 14133231 voxels (x axis) is more than the limit ..."),
+/// or "" when every axis is within kernel_radius_limit().
+std::string kernel_radius_problem(const std::array<double, 3>& sigma_voxels,
+                                  std::int64_t longest_axis);
+
+/// The widest isotropic FWHM in mm whose kernels stay within kernel_radius_limit() on an image
+/// with these voxel sizes (mm) and longest axis; infinity when no axis has a voxel size.
+double widest_isotropic_fwhm_mm(const std::array<double, 3>& voxel_mm, std::int64_t longest_axis);
 
 /// nilearn's σ per axis in voxels: fwhm_mm / (sqrt(8 ln 2) · voxel_mm); 0 where the fwhm or the
 /// voxel size is 0 (that axis is not filtered).

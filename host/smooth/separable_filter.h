@@ -26,7 +26,8 @@ class SeparableGaussian {
   SeparableGaussian(VolumeShape shape, const std::array<double, 3>& sigma_voxels, EdgeMode edges);
 
   /// Filters `in` into `out`; `scratch` is a third buffer of shape().voxels() floats. None may
-  /// alias. `threads` > 1 splits each pass by slices (for a single large volume).
+  /// alias. `threads` > 1 splits each pass by slices (for a single large volume). Polls
+  /// interrupted() between lines and throws InterruptedError.
   void apply(const float* in, float* out, float* scratch, int threads = 1) const;
 
   const VolumeShape& shape() const { return shape_; }

@@ -43,6 +43,24 @@ std::string format_number(double v) {
   return buf;
 }
 
+// "6" or "6,6,8": the FWHM as --fwhm takes it.
+std::string fwhm_text(const std::array<double, 3>& f) {
+  if (f[0] == f[1] && f[1] == f[2]) return format_number(f[0]);
+  return format_number(f[0]) + "," + format_number(f[1]) + "," + format_number(f[2]);
+}
+
+std::int64_t longest_axis(const VolumeShape& s) { return std::max({s.nx, s.ny, s.nz}); }
+
+// A kernel far wider than the image only averages it, at a cost that grows with its radius:
+// refused per image (the limit depends on its grid) before anything is allocated or written.
+void check_kernel_width(const std::string& input, const SmoothOptions& opt,
+                        const SmoothReport& rep) {
+  const std::string why = kernel_radius_problem(rep.sigma_voxels, longest_axis(rep.shape));
+  if (!why.empty()) {
+    throw InputError(input, "", "--fwhm " + fwhm_text(opt.fwhm_mm) + ": " + why);
+  }
+}
+
 std::string descrip_for(const std::array<double, 3>& fwhm) {
   return "tandem smooth fwhm=" + fwhm_label(fwhm) + "mm";
 }
@@ -261,8 +279,22 @@ const float* blur_to_fwhm(const NiftiImage& img, const SmoothOptions& opt, Smoot
   double lo_f = 0, lo_e = std::max(start, 0.0), hi_f = -1, hi_e = 0;
   double prev_f = 0, prev_e = lo_e;
   double f = std::sqrt(aim * aim - lo_e * lo_e);
+  // The search grows the blur only up to the widest kernel --fwhm would accept.
+  const double widest = widest_isotropic_fwhm_mm(rep.voxel_mm, longest_axis(img.shape()));
+  auto too_wide = [&](const std::string& result) {
+    return InputError(img.path(), "",
+                      what + ": the widest blur this image takes, FWHM " + format_number(widest) +
+                          " mm (a kernel radius of " +
+                          std::to_string(kernel_radius_limit(longest_axis(img.shape()))) +
+                          " voxels, the larger of 1024 and 16 × its longest axis), " + result);
+  };
   for (int trial = 0; trial < kMaxTrials; ++trial) {
+    f = std::min(f, widest);
     double e = blur_trial(img, opt, mask, data, out, f, rep);
+    if (f == widest && e < goal) {
+      throw too_wide(e < 0 ? "leaves nothing to estimate"
+                           : "reaches only " + format_number(e) + " mm");
+    }
     if (e < 0) throw InputError(img.path(), "", what + ": smoothness cannot be estimated");
     if (e >= goal && e <= top) {
       rep.applied_fwhm_mm = f;
@@ -297,6 +329,10 @@ SmoothReport smooth_file(const std::string& input, const std::string& output,
   rep.shape = img.shape();
   rep.volumes = img.volumes();
   rep.voxel_mm = img.voxel_sizes();
+  if (opt.to_fwhm_mm <= 0) {
+    rep.sigma_voxels = sigmas_in_voxels(opt.fwhm_mm, rep.voxel_mm);
+    check_kernel_width(input, opt, rep);
+  }
   std::unique_ptr<SmoothingMask> mask;
   if (!opt.mask_path.empty()) mask = std::make_unique<SmoothingMask>(load_mask(opt.mask_path, img));
   rep.read_seconds = seconds_since(t0);
@@ -325,7 +361,6 @@ SmoothReport smooth_file(const std::string& input, const std::string& output,
   // Inflating the input, smoothing, compressing and writing the output all overlap: the filter
   // time reported includes waiting for input, the write time is what is left after the last
   // volume (the tail of compression, the header, fdatasync and rename).
-  rep.sigma_voxels = sigmas_in_voxels(opt.fwhm_mm, rep.voxel_mm);
   SeparableGaussian g(rep.shape, rep.sigma_voxels, opt.edges);
   NiftiStreamWriter writer(img, output, write_options(img, opt, descrip_for(opt.fwhm_mm)),
                            data.get());
@@ -349,13 +384,14 @@ SmoothReport time_filter_only(const std::string& input, const SmoothOptions& opt
   rep.shape = img.shape();
   rep.volumes = img.volumes();
   rep.voxel_mm = img.voxel_sizes();
+  rep.sigma_voxels = sigmas_in_voxels(opt.fwhm_mm, rep.voxel_mm);
+  check_kernel_width(input, opt, rep);
   const std::size_t n = rep.shape.voxels();
   std::vector<float> decoded(n * static_cast<std::size_t>(rep.volumes));
   for (std::int64_t t = 0; t < rep.volumes; ++t) {
     rep.nonfinite += img.read_volume(t, decoded.data() + static_cast<std::size_t>(t) * n);
   }
   std::vector<float> out(decoded.size());
-  rep.sigma_voxels = sigmas_in_voxels(opt.fwhm_mm, rep.voxel_mm);
   auto t0 = std::chrono::steady_clock::now();
   SeparableGaussian g(rep.shape, rep.sigma_voxels, opt.edges);
   smooth_volumes(

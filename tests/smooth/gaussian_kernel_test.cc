@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "smooth/separable_filter.h"
 #include "smooth_test_util.h"
 
 namespace tandem {
@@ -52,6 +53,24 @@ TEST(GaussianKernelTest, RejectsNonPositiveSigma) {
   EXPECT_THROW(make_gaussian_kernel(0.0), Error);
   EXPECT_THROW(make_gaussian_kernel(-1.0), Error);
   EXPECT_THROW(make_gaussian_kernel(NAN), Error);
+}
+
+TEST(GaussianKernelTest, RadiusLimitIsTheLargerOf1024And16TimesTheLongestAxis) {
+  EXPECT_EQ(kernel_radius_limit(8), 1024);
+  EXPECT_EQ(kernel_radius_limit(64), 1024);
+  EXPECT_EQ(kernel_radius_limit(256), 4096);
+  EXPECT_EQ(kernel_radius_problem({255.9, 1, 0}, 8), "");  // radius 1024
+  EXPECT_EQ(kernel_radius_problem({256.2, 1, 0}, 8),
+            "kernel radius 1025 voxels (x axis) is more than the limit of 1024 voxels for this "
+            "image (the larger of 1024 and 16 × its longest axis of 8 voxels)");
+  EXPECT_NE(kernel_radius_problem({1, 1, 1e300}, 8).find("4e+300 voxels (z axis)"),
+            std::string::npos);
+  // The widest isotropic FWHM builds the limit's radius on the finest axis, and no more.
+  const double f = widest_isotropic_fwhm_mm({3, 2, 4}, 300);
+  auto s = sigmas_in_voxels({f, f, f}, {3, 2, 4});
+  EXPECT_EQ(kernel_radius(s[1]), 4800);
+  EXPECT_EQ(kernel_radius_problem(s, 300), "");
+  EXPECT_THROW(SeparableGaussian({8, 8, 8}, {256.2, 0, 0}, EdgeMode::kReflect), Error);
 }
 
 TEST(GaussianKernelTest, SigmaFromFwhmAsNilearn) {

@@ -91,6 +91,16 @@ TEST_F(SmoothCliTest, SyntheticImagesMatchNilearnWithinOneUlp) {
   }
 }
 
+TEST_F(SmoothCliTest, WidestAcceptedKernelStillMatchesNilearn) {
+  // FWHM 602.6 mm at 1 mm voxels: σ 255.9, radius int(4σ + 0.5) = 1024, the limit for a small
+  // image; the kernel is built as for any other FWHM.
+  std::string in = d_ / "wide.nii";
+  make_image(in, "--shape 6,5,4,2 --voxel 1,1,1");
+  auto j = smooth_and_compare(d_, in, "602.6");
+  ASSERT_TRUE(j.contains("max_ulp")) << j.dump();
+  EXPECT_LE(j["max_ulp"].get<int>(), 1);
+}
+
 TEST_F(SmoothCliTest, OutputMembersSpanningVolumesAreExact) {
   // 4 MiB gzip members: here members end mid-volume, and one 3-D volume spans two members.
   std::string series = d_ / "series.nii.gz", big = d_ / "big.nii";

@@ -223,6 +223,67 @@ TEST_F(SmoothErrorsTest, FailedWriteNamesTheInputThenTheOutput) {
   expect_only(d_ / "out", {});
 }
 
+TEST_F(SmoothErrorsTest, KernelFarWiderThanTheImageIsRefusedPerImage) {
+  // good.nii.gz is 8 voxels of 3 mm a side: its limit is the floor, 1024 voxels.
+  for (const char* f : {"1e12", "1e8", "6,6,1e5", "1e300"}) {
+    auto r =
+        smooth((d_ / "good.nii.gz") + " --fwhm " + f + " -q --device cpu -o " + (d_ / "out.nii"));
+    EXPECT_EQ(r.exit_code, 1) << "--fwhm " << f << ": " << r.output;
+    EXPECT_NE(r.output.find("tandem: error: " + (d_ / "good.nii.gz") + ": --fwhm "),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("is more than the limit of 1024 voxels for this image (the larger "
+                            "of 1024 and 16 × its longest axis of 8 voxels)"),
+              std::string::npos)
+        << r.output;
+  }
+  auto r = smooth((d_ / "good.nii.gz") + " --fwhm 1e8 -q -o " + (d_ / "out.nii"));
+  EXPECT_NE(r.output.find("--fwhm 1e+08: kernel radius 56621453 voxels (x axis)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(smooth((d_ / "good.nii.gz") + " --fwhm 6,6,1e5 -q -o " + (d_ / "out.nii"))
+                .output.find("--fwhm 6,6,100000: kernel radius 56621 voxels (z axis)"),
+            std::string::npos);
+  expect_only(d_.str(), {"good.nii.gz"});
+  // The limit follows each image's grid: a radius of 1100 voxels (FWHM 647.6 mm at 1 mm) is
+  // beyond the floor but within 16 × 80 voxels.
+  make((d_ / "long.nii") + " --shape 80,4,4 --voxel 1,1,1");
+  make((d_ / "short.nii") + " --shape 8,4,4 --voxel 1,1,1");
+  auto both =
+      smooth((d_ / "long.nii") + " " + (d_ / "short.nii") + " --fwhm 647.6 -q -o " + (d_ / "out/"));
+  EXPECT_EQ(both.exit_code, 1) << both.output;
+  EXPECT_NE(both.output.find((d_ / "short.nii") + ": --fwhm 647.6: kernel radius 1100 voxels"),
+            std::string::npos)
+      << both.output;
+  expect_only(d_ / "out", {"long_desc-sm647p6.nii"});
+}
+
+TEST_F(SmoothErrorsTest, ToFwhmSearchStopsAtTheWidestKernel) {
+  auto r = smooth((d_ / "good.nii.gz") + " --to-fwhm 1e8 -q --device cpu -o " + (d_ / "t.nii"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find((d_ / "good.nii.gz") +
+                          ": --to-fwhm 1e+08: the widest blur this image takes, FWHM 1808.5 mm "
+                          "(a kernel radius of 1024 voxels"),
+            std::string::npos)
+      << r.output;
+  expect_only(d_.str(), {"good.nii.gz"});
+}
+
+TEST_F(SmoothErrorsTest, InterruptStopsInsideOneWideVolume) {
+  // One volume whose three passes take seconds (radius 2000 on every axis of 160 voxels): the
+  // signal is honoured between lines, not after the volume.
+  make((d_ / "one.nii") + " --shape 160,160,160 --voxel 1,1,1");
+  auto r = run("sh -c '" + tandem() + " smooth -q -j 1 --device cpu " + (d_ / "one.nii") +
+               " --fwhm 1177.4 -o " + (d_ / "out/o.nii") +
+               " & p=$!; sleep 0.5; kill -INT $p; t0=$(date +%s%N); wait $p; rc=$?; "
+               "echo waited_ms=$(( ($(date +%s%N) - t0) / 1000000 )); exit $rc'");
+  EXPECT_EQ(r.exit_code, 130) << r.output;
+  const std::size_t at = r.output.find("waited_ms=");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_LT(std::stol(r.output.substr(at + 10)), 1000) << r.output;
+  expect_only(d_ / "out", {});
+}
+
 TEST_F(SmoothErrorsTest, OutputEqualToInputIsRefused) {
   auto before = fs::file_size(d_ / "good.nii.gz");
   auto r = smooth((d_ / "good.nii.gz") + " --fwhm 6 -o " + (d_ / "good.nii.gz"));
