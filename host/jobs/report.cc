@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/report.h"
 
 namespace tandem::jobs {
 
@@ -124,7 +125,7 @@ void MapReportFile::fail(int err) {
 
 void MapReportFile::write(const MapResult& result, int exit_code) {
   TANDEM_EXPECTS(fd_ >= 0, "a report is written once");
-  const std::string text = map_report(result, exit_code).dump(2) + "\n";
+  const std::string text = dump_json(map_report(result, exit_code), 2) + "\n";
   for (std::size_t done = 0; done < text.size();) {
     ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
     if (n < 0 && errno != EINTR) fail(errno);
