@@ -176,7 +176,7 @@ TEST(ShardCliTest, SvdShardsWriteEachOutputOnce) {
   }
   EXPECT_TRUE(fs::exists(other_tmp));
   auto report = nlohmann::json::parse(read_text(dir / "r-1-of-2.json"));
-  EXPECT_EQ(report["items"].size(), 3u);
+  EXPECT_EQ(report["items"].size(), 6u);  // per shard input: its matrix and its output
   EXPECT_EQ(report["shard"]["index"], 1);
   auto written = fs::last_write_time(dir / "out/m0.npz");
 
