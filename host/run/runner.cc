@@ -14,6 +14,7 @@
 #include "jobs/template.h"
 #include "jobs/units.h"
 #include "run/budgeted_backend.h"
+#include "run/child_error_observer.h"
 #include "run/plan_check.h"
 
 namespace tandem::run {
@@ -245,12 +246,23 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
   // leaves them idle while the other has subjects waiting.
   std::vector<jobs::MapPlan*> plans;
   std::vector<jobs::PoolObserver*> observers;
-  for (JobHalf& h : halves) {
+  // A failed `tandem smooth` child exits 1; its own error line says why, and goes with it.
+  std::vector<std::unique_ptr<ChildErrorObserver>> child_errors(halves.size());
+  for (std::size_t i = 0; i < halves.size(); ++i) {
+    JobHalf& h = halves[i];
     out.job_names.push_back(h.name);
     plans.push_back(&h.plan);
-    observers.push_back(job_observer ? job_observer(h.name, h.plan) : nullptr);
+    jobs::PoolObserver* observer = job_observer ? job_observer(h.name, h.plan) : nullptr;
+    if (h.name == "smooth") {
+      child_errors[i] = std::make_unique<ChildErrorObserver>(observer);
+      observer = child_errors[i].get();
+    }
+    observers.push_back(observer);
   }
   if (!plans.empty()) out.job_runs = jobs::run_maps(plans, observers);
+  for (std::size_t i = 0; i < out.job_runs.size(); ++i) {
+    if (child_errors[i]) child_errors[i]->amend(out.job_runs[i]);
+  }
   out.jobs_seconds = seconds_since(j0);
   if (svd_thread.joinable()) svd_thread.join();
   out.interrupted = interrupted();

@@ -53,6 +53,23 @@ TEST(RunCliTest, BothHalvesRunAndOneReportHoldsThem) {
   EXPECT_EQ(j["summary"]["jobs"]["jobs"]["subjects"].size(), 2u);
 }
 
+TEST(RunCliTest, FailedSmoothSubjectSaysWhyOnItsLineInTheSummaryAndInTheReport) {
+  ScratchDir d;
+  write(d / "sub-02_bold.nii.gz", "garbage");
+  write(d / "plan.toml", "[smooth]\nargs = [\"sub-02\"]\ninput = \"" + d / "{}_bold.nii.gz" +
+                             "\"\noutput = \"" + d / "sm/{}_sm.nii.gz" + "\"\nfwhm = 6\n");
+  auto r = run_command(tandem_bin() + " run " + d / "plan.toml" + " --report " + d / "r.json");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const std::string why = d / "sub-02_bold.nii.gz" + ": not a NIfTI file";
+  EXPECT_NE(r.output.find("smooth [1/1] FAILED sub-02: " + why), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("  sub-02: " + why), std::string::npos) << r.output;
+  std::ifstream in(d / "r.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  const std::string message = j["summary"]["jobs"]["smooth"]["subjects"][0]["message"];
+  EXPECT_EQ(message.rfind(why, 0), 0u) << message;
+  EXPECT_NE(message.find("(exit 1)"), std::string::npos) << message;
+}
+
 TEST(RunCliTest, ShardsOfAJobArrayTogetherRunEverySubjectOnce) {
   ScratchDir d;
   write(d / "plan.toml",

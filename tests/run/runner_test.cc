@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "run/child_error_observer.h"
 #include "run/plan.h"
 
 namespace tandem::run {
@@ -311,6 +312,62 @@ TEST_F(RunnerTest, SmoothOutputOfAFailedRerunIsNotLeftLookingLikeAResult) {
   Quiet quiet;
   EXPECT_TRUE(run_plan(plan, settings, quiet, nullptr).any_failed());
   EXPECT_FALSE(fs::exists(dir_ + "/s1_sm.nii"));
+}
+
+// A stand-in for `tandem smooth` that fails as the real one does: its reason on a last
+// "tandem: error:" line, after other output.
+std::string failing_smoother(const std::string& dir) {
+  const std::string fake = dir + "/failing-tandem";
+  std::ofstream(fake) << "#!/bin/sh\necho 'tandem: error: an earlier line' >&2\n"
+                         "echo 'tandem: warning: something' >&2\n"
+                         "echo \"tandem: error: $2: not a NIfTI file\" >&2\nexit 1\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  return fake;
+}
+
+// Records the messages of the finished jobs it is shown.
+class FinishedMessages : public jobs::PoolObserver {
+ public:
+  void job_finished(const jobs::JobResult& r) override { messages.push_back(r.message); }
+  std::vector<std::string> messages;
+};
+
+TEST_F(RunnerTest, FailedSmoothJobCarriesTheChildsErrorLine) {
+  // Captured stderr (no results directory), then a log file per job ([smooth] results).
+  for (const std::string results : {"", "/results"}) {
+    Plan plan = smooth_plan({"s1"});
+    if (!results.empty()) plan.smooth.results = dir_ + results;
+    RunSettings settings;
+    settings.cores = 1;
+    settings.self_exe = failing_smoother(dir_);
+    Quiet quiet;
+    FinishedMessages seen;
+    RunOutcome o = run_plan(plan, settings, quiet,
+                            [&](const std::string&, const jobs::MapPlan&) { return &seen; });
+    const std::string want = dir_ + "/s1_bold.nii: not a NIfTI file (exit 1)";
+    ASSERT_EQ(seen.messages.size(), 1u) << results;
+    EXPECT_EQ(seen.messages[0], want) << results;
+    EXPECT_EQ(o.job_runs.at(0).results.at(0).message, want) << results;
+  }
+}
+
+TEST_F(RunnerTest, FailedSmoothJobWithoutAnErrorLineKeepsItsOutcome) {
+  Plan plan = smooth_plan({"s1"});
+  RunSettings settings;
+  settings.cores = 1;
+  settings.self_exe = "/bin/false";
+  Quiet quiet;
+  RunOutcome o = run_plan(plan, settings, quiet, nullptr);
+  EXPECT_EQ(o.job_runs.at(0).results.at(0).message, "exit 1");
+}
+
+TEST(ChildErrorTest, LastTandemErrorLineIsTheReason) {
+  EXPECT_EQ(last_tandem_error(""), "");
+  EXPECT_EQ(last_tandem_error("plain output\nno error here\n"), "");
+  EXPECT_EQ(last_tandem_error("tandem: error: a\ntandem: error: b: c\ntandem: interrupted\n"),
+            "b: c");
+  EXPECT_EQ(last_tandem_error("tandem: error: no newline"), "no newline");
+  EXPECT_EQ(last_tandem_error("  tandem: error: indented is someone else's\n"), "");
 }
 
 // The UsageError run_plan throws for a plan text, or "".
