@@ -118,8 +118,10 @@ void print_outputs(const run::DemoSetup& d, const run::SmoothnessCheck& c, bool 
 int run_demo(const DemoArgs& a) {
   const int cores = a.cores > 0 ? a.cores : available_cores();
   install_interrupt_handlers();
-  DemoDir dir(a.dir);
   ProgressLine line(stderr, !a.quiet);
+  const std::string warning = run::cores_warning(a.cores, available_cores());
+  if (!warning.empty()) line.event("tandem: warning: " + warning);
+  DemoDir dir(a.dir);
   const run::DemoSizes sizes = run::demo_sizes(a.quick);
   line.status("demo: writing the study to " + dir.path());
   const auto t0 = std::chrono::steady_clock::now();

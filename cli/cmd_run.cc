@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command.h"
+#include "core/cores.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
@@ -79,6 +80,8 @@ int run_run(const RunArgs& a) {
         std::make_unique<ReportWriter>(substitute_shard(a.report, shard.value_or(Shard{})), head);
   }
   install_interrupt_handlers();
+  const std::string cores = run::cores_warning(a.cores, available_cores());
+  if (!cores.empty()) line.event("tandem: warning: " + cores);
   if (!plan.jobs.mem_per_job.empty()) {
     const std::string warning = jobs::mem_per_job_warning(
         jobs::parse_bytes(plan.jobs.mem_per_job, "[jobs] mem_per_job"), jobs::memory_total());

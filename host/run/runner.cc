@@ -150,6 +150,13 @@ bool RunOutcome::any_failed() const {
   return false;
 }
 
+std::string cores_warning(int requested, int usable) {
+  if (requested <= usable) return "";
+  return "--cores " + std::to_string(requested) + " is more than the " + std::to_string(usable) +
+         " usable core" + (usable == 1 ? "" : "s") +
+         " here; the jobs and SVD workers will be oversubscribed";
+}
+
 jobs::MapOptions jobs_options(const JobsPlan& j, bool resume) {
   jobs::MapOptions o;
   o.command = j.command;

@@ -57,6 +57,11 @@ using JobObserverFor =
 RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& svd_observer,
                     const JobObserverFor& job_observer);
 
+/// The warning for a core budget (--cores) above the `usable` cores of this process
+/// (available_cores()): the SVD workers and jobs would share fewer cores than they count on.
+/// "" when `requested` is 0 (the default) or within them.
+std::string cores_warning(int requested, int usable);
+
 /// The MapOptions of a [jobs] table. Declared outputs already skip done subjects; `resume`
 /// also skips those that succeeded in the table's joblog, when it names one.
 jobs::MapOptions jobs_options(const JobsPlan& jobs, bool resume);

@@ -121,6 +121,16 @@ TEST(DemoCliTest, TemporaryDirectoryIsRemovedAtTheEnd) {
       << "left behind: " << fs::directory_iterator(tmp.str())->path();
 }
 
+TEST(DemoCliTest, CoresAboveTheUsableOnesAreWarnedOfAndTheDemoGoesOn) {
+  // Pinned to one CPU, so that 2 is more than this process may use on any machine.
+  RunResult r = demo("--quick --cores 2", "taskset -c 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("tandem: warning: --cores 2 is more than the 1 usable core here"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("budget of 2 cores"), std::string::npos) << r.output;
+}
+
 TEST(DemoCliTest, BadFlagsAreUsageErrors) {
   EXPECT_EQ(demo("--cores 0").exit_code, 2);
   EXPECT_EQ(demo("--no-such-flag").exit_code, 2);

@@ -70,6 +70,23 @@ TEST(RunCliTest, FailedSmoothSubjectSaysWhyOnItsLineInTheSummaryAndInTheReport) 
   EXPECT_NE(message.find("(exit 1)"), std::string::npos) << message;
 }
 
+TEST(RunCliTest, CoresAboveTheUsableOnesAreWarnedOfAndTheRunGoesOn) {
+  ScratchDir d;
+  write(d / "plan.toml", "[jobs]\nargs = [\"a\"]\ncommand = [\"true\"]\n");
+  // Pinned to one CPU, so that 2 is more than this process may use on any machine.
+  auto r = run_command("taskset -c 0 " + tandem_bin() + " run " + d / "plan.toml" + " --cores 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("tandem: warning: --cores 2 is more than the 1 usable core here; the "
+                          "jobs and SVD workers will be oversubscribed"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("run: core budget 2"), std::string::npos) << r.output;
+  auto within =
+      run_command("taskset -c 0 " + tandem_bin() + " run " + d / "plan.toml" + " --cores 1");
+  EXPECT_EQ(within.exit_code, 0) << within.output;
+  EXPECT_EQ(within.output.find("warning"), std::string::npos) << within.output;
+}
+
 TEST(RunCliTest, ShardsOfAJobArrayTogetherRunEverySubjectOnce) {
   ScratchDir d;
   write(d / "plan.toml",

@@ -361,6 +361,15 @@ TEST_F(RunnerTest, FailedSmoothJobWithoutAnErrorLineKeepsItsOutcome) {
   EXPECT_EQ(o.job_runs.at(0).results.at(0).message, "exit 1");
 }
 
+TEST(CoresWarningTest, OnlyABudgetAboveTheUsableCoresIsWarnedOf) {
+  EXPECT_EQ(cores_warning(0, 2), "");
+  EXPECT_EQ(cores_warning(2, 2), "");
+  EXPECT_EQ(cores_warning(16, 2),
+            "--cores 16 is more than the 2 usable cores here; the jobs and SVD workers will be "
+            "oversubscribed");
+  EXPECT_NE(cores_warning(2, 1).find("the 1 usable core here"), std::string::npos);
+}
+
 TEST(ChildErrorTest, LastTandemErrorLineIsTheReason) {
   EXPECT_EQ(last_tandem_error(""), "");
   EXPECT_EQ(last_tandem_error("plain output\nno error here\n"), "");
