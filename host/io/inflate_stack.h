@@ -34,6 +34,7 @@ class Inflater {
 
  private:
   void feed();
+  void inflate_into(uint8_t* dst, uint64_t n, const std::string& item);  // read(), unguarded
   std::shared_ptr<MappedFile> file_;
   uint64_t offset_;
   uint64_t size_;

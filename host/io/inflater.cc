@@ -42,6 +42,10 @@ void Inflater::feed() {
 }
 
 void Inflater::read(uint8_t* dst, uint64_t n, const std::string& item) {
+  file_->guarded(where_, item, [&] { inflate_into(dst, n, item); });
+}
+
+void Inflater::inflate_into(uint8_t* dst, uint64_t n, const std::string& item) {
   while (n > 0) {
     if (z_.avail_in == 0 && fed_ < size_) feed();
     const auto chunk = static_cast<uInt>(std::min<uint64_t>(n, uint64_t{1} << 30));

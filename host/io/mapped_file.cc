@@ -59,21 +59,21 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
 }
 
 MappedFile::~MappedFile() {
-  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data()) ::munmap(const_cast<uint8_t*>(data()), size());
 }
 
 void MappedFile::advise_sequential(uint64_t offset, uint64_t length) const {
   uint64_t begin = 0, end = 0;
-  if (data_ && inner_pages(offset, length, &begin, &end))
-    ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_SEQUENTIAL);
+  if (data() && inner_pages(offset, length, &begin, &end))
+    ::madvise(const_cast<uint8_t*>(data()) + begin, end - begin, MADV_SEQUENTIAL);
 }
 
 void MappedFile::release(uint64_t offset, uint64_t length) const {
   uint64_t begin = 0, end = 0;
   // MADV_DONTNEED on a read-only private file mapping only unmaps: a later access faults the
   // same bytes back in from the page cache, so this is safe even if the range is read again.
-  if (data_ && inner_pages(offset, length, &begin, &end))
-    ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
+  if (data() && inner_pages(offset, length, &begin, &end))
+    ::madvise(const_cast<uint8_t*>(data()) + begin, end - begin, MADV_DONTNEED);
 }
 
 }  // namespace tandem::io

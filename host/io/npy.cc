@@ -24,7 +24,8 @@ class MappedStack final : public LayoutStack {
 
   void read(int64_t index, void* dst) override {
     TANDEM_EXPECTS(index >= 0 && index < layout_.count, "matrix index out of range");
-    copy_matrix(file_->data() + offset_, layout_, index, dst);
+    file_->guarded(where_, "matrix " + std::to_string(index),
+                   [&] { copy_matrix(file_->data() + offset_, layout_, index, dst); });
     // A C-order matrix is one contiguous range that the next read does not touch: drop it from
     // the resident set so RSS stays near one matrix however many the file holds. (Fortran-order
     // stacks interleave matrices, so their pages stay until the stack goes.)
@@ -95,7 +96,8 @@ std::unique_ptr<MatrixStack> make_mapped_stack(std::shared_ptr<MappedFile> file,
 
 std::unique_ptr<MatrixStack> open_npy(const std::string& path) {
   auto file = MappedFile::open(path);
-  const NpyHeader header = parse_npy_header(file->data(), file->size(), path);
+  const NpyHeader header =
+      file->guarded(path, "", [&] { return parse_npy_header(file->data(), file->size(), path); });
   StackLayout layout = make_layout(header, path);
   check_data_size(layout, file->size() - header.data_offset, path);
   return make_mapped_stack(std::move(file), header.data_offset, std::move(layout), path);

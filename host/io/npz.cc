@@ -35,7 +35,10 @@ const ZipEntry* find_member(const ZipArchive& zip, const std::string& member) {
 
 NpyHeader member_header(const ZipArchive& zip, const ZipEntry& e, const std::string& where) {
   const uint64_t start = zip.data_offset(e, where);
-  if (e.method == kZipStored) return parse_npy_header(zip.file()->data() + start, e.usize, where);
+  if (e.method == kZipStored) {
+    const MappedFile& f = *zip.file();
+    return f.guarded(where, "", [&] { return parse_npy_header(f.data() + start, e.usize, where); });
+  }
   Inflater in(zip.file(), start, e.csize, where);
   return inflate_npy_header(in, where);
 }
@@ -118,7 +121,9 @@ std::unique_ptr<MatrixStack> open_npz_member(const std::string& path, const std:
   const uint64_t start = zip.data_offset(*e, where);
   if (e->method == kZipDeflated)
     return make_inflated_stack(zip.file(), start, e->csize, e->usize, where);
-  const NpyHeader header = parse_npy_header(zip.file()->data() + start, e->usize, where);
+  const MappedFile& f = *zip.file();
+  const NpyHeader header =
+      f.guarded(where, "", [&] { return parse_npy_header(f.data() + start, e->usize, where); });
   StackLayout layout = make_layout(header, where);
   check_data_size(layout, e->usize - header.data_offset, where);
   return make_mapped_stack(zip.file(), start + header.data_offset, std::move(layout), where);

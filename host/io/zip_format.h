@@ -55,7 +55,10 @@ class ZipArchive {
   const std::string& path() const { return path_; }
 
  private:
+  // Both read the mapping: the constructor and data_offset() run them guarded.
+  void parse_end_records();
   void parse_directory(uint64_t cd_offset, uint64_t cd_size, uint64_t count);
+  uint64_t check_local_header(const ZipEntry& entry, const std::string& where) const;
   std::string path_;
   std::shared_ptr<MappedFile> file_;
   std::vector<ZipEntry> entries_;

@@ -64,6 +64,11 @@ void apply_zip64_extra(const uint8_t* extra, uint64_t len, ZipEntry& e, bool off
 }  // namespace
 
 ZipArchive::ZipArchive(const std::string& path) : path_(path), file_(MappedFile::open(path)) {
+  file_->guarded(path, "", [&] { parse_end_records(); });
+}
+
+void ZipArchive::parse_end_records() {
+  const std::string& path = path_;
   const uint8_t* d = file_->data();
   const uint64_t end = find_end_record(*file_, path);
   uint64_t count = get<uint16_t>(d + end + 10);
@@ -121,6 +126,10 @@ const ZipEntry* ZipArchive::find(const std::string& name) const {
 }
 
 uint64_t ZipArchive::data_offset(const ZipEntry& e, const std::string& where) const {
+  return file_->guarded(where, "", [&] { return check_local_header(e, where); });
+}
+
+uint64_t ZipArchive::check_local_header(const ZipEntry& e, const std::string& where) const {
   const uint8_t* d = file_->data();
   const uint64_t size = file_->size();
   if (e.flags & 1) throw InputError(where, "", "encrypted zip member: unsupported");
