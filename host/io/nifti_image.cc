@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "io/mapped_read_guard.h"
 #include "smooth/gzip_codec.h"
 #include "smooth/simd_clones.h"
 
@@ -32,7 +33,9 @@ constexpr char kMagic2[8] = {'n', '+', '2', '\0', '\r', '\n', '\032', '\n'};
 
 std::uint32_t bswap32(std::uint32_t v) { return __builtin_bswap32(v); }
 
-// The input file mapped read-only: no copy of a compressed series through a buffer.
+// The input file mapped read-only: no copy of a compressed series through a buffer. Every read of
+// it runs under read_mapped(), so that another program truncating the file fails this image
+// instead of killing the process.
 class MappedInput {
  public:
   explicit MappedInput(const std::string& path) {
@@ -43,30 +46,36 @@ class MappedInput {
       ::close(fd);
       throw InputError(path, "", "not a regular file");
     }
-    size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    const auto size = static_cast<std::size_t>(st.st_size);
+    if (size > 0) {
+      void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
       int err = errno;
       ::close(fd);
       if (p == MAP_FAILED)
         throw InputError(path, "", std::string("cannot map: ") + std::strerror(err));
-      ::madvise(p, size_, MADV_SEQUENTIAL);
-      data_ = static_cast<const std::uint8_t*>(p);
+      ::madvise(p, size, MADV_SEQUENTIAL);
+      region_.data = static_cast<const std::uint8_t*>(p);
+      region_.size = size;
     } else {
       ::close(fd);
     }
   }
   ~MappedInput() {
-    if (data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+    if (data()) ::munmap(const_cast<std::uint8_t*>(data()), size());
   }
   MappedInput(const MappedInput&) = delete;
   MappedInput& operator=(const MappedInput&) = delete;
-  const std::uint8_t* data() const { return data_; }
-  std::size_t size() const { return size_; }
+  const std::uint8_t* data() const { return region_.data; }
+  std::size_t size() const { return region_.size; }
+  // Runs `read`, which reads data(), throwing InputError(path, item, kFileShrank) if the file
+  // turned out shorter than its mapping.
+  template <typename Read>
+  auto guarded(const std::string& path, const std::string& item, Read&& read) const {
+    return io::read_mapped(region_, path, item, std::forward<Read>(read));
+  }
 
  private:
-  const std::uint8_t* data_ = nullptr;
-  std::size_t size_ = 0;
+  mutable io::MappedRegion region_;  // mutable: the SIGBUS handler marks it through const readers
 };
 
 bool supported_datatype(int dt) {
@@ -239,6 +248,37 @@ std::size_t decode(const std::uint8_t* src, std::size_t n, bool swap, Scaling sc
   return nonfinite;
 }
 
+// One volume of `datatype` (validated at read) into float32; the number of non-finite values.
+std::size_t decode_volume(int datatype, const std::uint8_t* src, std::size_t n, bool swap,
+                          Scaling scaling, double slope, double inter, float* out,
+                          const std::string& path) {
+  switch (datatype) {
+    case NIFTI_TYPE_UINT8:
+      return decode<std::uint8_t>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_INT8:
+      return decode<std::int8_t>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_INT16:
+      return decode<std::int16_t>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_UINT16:
+      return decode<std::uint16_t>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_INT32:
+      return decode<std::int32_t>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_UINT32:
+      return decode<std::uint32_t>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_INT64:
+      return decode<std::int64_t>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_UINT64:
+      return decode<std::uint64_t>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_FLOAT32:
+      if (!swap && scaling == Scaling::kNone) return copy_float32_finite(src, n, out);
+      return decode<float>(src, n, swap, scaling, slope, inter, out);
+    case NIFTI_TYPE_FLOAT64:
+      return decode<double>(src, n, swap, scaling, slope, inter, out);
+    default:
+      throw InputError(path, "", "unsupported datatype");
+  }
+}
+
 }  // namespace
 
 bool has_gz_suffix(const std::string& path) {
@@ -276,7 +316,8 @@ struct NiftiImage::Stream {
     try {
       for (std::size_t pos = from; pos < size && !cancel;) {
         std::size_t want = std::min(kChunk, size - pos);
-        std::size_t got = reader->read(image.get() + pos, want);
+        std::size_t got =
+            file->guarded(path, "", [&] { return reader->read(image.get() + pos, want); });
         pos += got;
         {
           std::lock_guard<std::mutex> lock(mu);
@@ -348,8 +389,15 @@ NiftiImage NiftiImage::read(const std::string& path) {
   NiftiImage img;
   img.path_ = path;
   img.stream_ = std::make_unique<Stream>();
-  Stream& st = *img.stream_;
-  st.file = std::make_unique<MappedInput>(path);
+  img.stream_->file = std::make_unique<MappedInput>(path);
+  img.stream_->file->guarded(path, "", [&] { img.load(); });
+  return img;
+}
+
+void NiftiImage::load() {
+  const std::string& path = path_;
+  NiftiImage& img = *this;
+  Stream& st = *stream_;
   const MappedInput& file = *st.file;
   const bool gz = is_gzip(file.data(), file.size());
   // The header (and, below, the extensions) come first, synchronously.
@@ -396,7 +444,6 @@ NiftiImage NiftiImage::read(const std::string& path) {
     st.available = st.size;
   }
   parse_extensions(img.nim_, st.bytes, img.raw_header_.size(), img.data_offset_, img.swapped());
-  return img;
 }
 
 VolumeShape NiftiImage::shape() const { return {nim_->nx, nim_->ny, nim_->nz}; }
@@ -469,31 +516,12 @@ std::size_t NiftiImage::read_volume(std::int64_t t, float* out) const {
   if (std::isfinite(slope) && slope != 0.0 && !(slope == 1.0 && inter == 0.0)) {
     scaling = Scaling::kFloat64;
   }
-  switch (h.datatype) {
-    case NIFTI_TYPE_UINT8:
-      return decode<std::uint8_t>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_INT8:
-      return decode<std::int8_t>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_INT16:
-      return decode<std::int16_t>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_UINT16:
-      return decode<std::uint16_t>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_INT32:
-      return decode<std::int32_t>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_UINT32:
-      return decode<std::uint32_t>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_INT64:
-      return decode<std::int64_t>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_UINT64:
-      return decode<std::uint64_t>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_FLOAT32:
-      if (!swap && scaling == Scaling::kNone) return copy_float32_finite(src, n, out);
-      return decode<float>(src, n, swap, scaling, slope, inter, out);
-    case NIFTI_TYPE_FLOAT64:
-      return decode<double>(src, n, swap, scaling, slope, inter, out);
-    default:
-      throw InputError(path_, "", "unsupported datatype");
-  }
+  // A .nii is decoded straight from the mapping. A .nii.gz volume is in memory and was inflated
+  // before any fault, but once the inflater found the file shrinking the image cannot be
+  // finished, so its next volume fails at once rather than after more work.
+  return stream_->file->guarded(path_, "volume " + std::to_string(t), [&] {
+    return decode_volume(h.datatype, src, n, swap, scaling, slope, inter, out, path_);
+  });
 }
 
 }  // namespace tandem

@@ -65,6 +65,7 @@ class NiftiImage {
   struct Stream;
   NiftiImage();
   void validate() const;
+  void load();  // read()'s parsing, run guarded against the file shrinking under the mapping
   std::string path_;
   nifti_image* nim_ = nullptr;
   std::unique_ptr<Stream> stream_;  // the bytes; .nii.gz keep inflating in the background
