@@ -48,7 +48,9 @@ TEST(RunCliTest, BothHalvesRunAndOneReportHoldsThem) {
   EXPECT_TRUE(fs::exists(d / "out_a"));
   std::ifstream in(d / "r.json");
   nlohmann::json j = nlohmann::json::parse(in);
-  EXPECT_EQ(j["items"].size(), 3u);
+  // Three matrices and the record of the file they went to.
+  ASSERT_EQ(j["items"].size(), 4u);
+  EXPECT_EQ(j["items"][3]["output"], d / "svd/random.npz");
   EXPECT_EQ(j["summary"]["svd"]["done"], 3);
   EXPECT_EQ(j["summary"]["jobs"]["jobs"]["subjects"].size(), 2u);
 }
