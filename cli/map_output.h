@@ -115,7 +115,13 @@ inline void print_map_summary(ProgressLine& line, const std::string& name,
     if (!jobs::is_failure(r.outcome) || r.outcome == jobs::Outcome::kNotStarted) continue;
     std::string log = r.stderr_path.empty() ? "" : ", log: " + r.stderr_path;
     line.failure("  " + r.name + ": " + describe_job(r) + log);
-    for (const auto& l : jobs::tail_lines(r.stderr_path, 3)) line.failure("    | " + l);
+    const std::string error_prefix = "tandem: error: ";
+    for (const auto& l : jobs::tail_lines(r.stderr_path, 3)) {
+      // tandem run's [smooth] jobs already carry their child's error line in the message.
+      const bool repeated = l.rfind(error_prefix, 0) == 0 &&
+                            r.message.find(l.substr(error_prefix.size())) != std::string::npos;
+      if (!repeated) line.failure("    | " + l);
+    }
   }
   if (!result.kept_log_dir.empty()) {
     line.failure("  logs of the failed jobs are kept in " + result.kept_log_dir);
