@@ -138,6 +138,7 @@ int run_demo(const DemoArgs& a) {
   const run::RunOutcome o =
       run::run_plan(setup.plan, settings, svd_observer,
                     [&](const std::string&, const jobs::MapPlan&) { return &job_printer; });
+  svd_observer.print_repeats();
   line.finish();
   if (o.interrupted) {
     std::fprintf(stderr, "tandem: interrupted\n");

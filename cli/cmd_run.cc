@@ -101,6 +101,7 @@ int run_run(const RunArgs& a) {
   run::RunSettings settings{a.cores, a.resume, self_executable()};
   settings.shard = shard;
   run::RunOutcome o = run::run_plan(plan, settings, svd_observer, printer_for);
+  svd_observer.print_repeats();
   if (!o.svd_note.empty()) line.event("tandem: " + o.svd_note);
   print_outcome(line, o);
   const int code = o.interrupted ? kExitInterrupted : (o.any_failed() ? kExitItemFailed : kExitOk);

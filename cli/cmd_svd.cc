@@ -118,6 +118,7 @@ int run_svd(const SvdArgs& a) {
   install_interrupt_handlers();
   CliObserver observer(progress, report.get());
   SvdRunStats st = run_svd_pipeline(sources, *backend, run, observer);
+  observer.print_repeats();
   progress.finish();
 
   const double rate = st.seconds > 0 ? static_cast<double>(st.done) / st.seconds : 0;

@@ -43,7 +43,15 @@ void CliObserver::on_item(const SvdItemRecord& r) {
   std::lock_guard<std::mutex> lock(mu_);
   finished_ += r.count;
   if (r.result.status != ItemStatus::kOk) {
-    progress_.failure("tandem: error: " + item_name(r) + ": " + r.result.message);
+    // A stack whose file went bad fails every later matrix for one reason: say it once, and
+    // how many more (the report keeps every record).
+    Repeats& last = repeats_[r.source->label];
+    if (r.index >= 0 && !last.reason.empty() && last.reason == r.result.message) {
+      ++last.more;
+    } else {
+      progress_.failure("tandem: error: " + item_name(r) + ": " + r.result.message);
+      last.reason = r.result.message;
+    }
   }
   report(item_json(r));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -86,6 +94,16 @@ void CliObserver::on_output(const SvdSource& s, const std::string& path, bool co
     progress_.failure("tandem: wrote " + path + " with failed matrices as NaN");
   } else if (!progress_.is_tty()) {
     progress_.event(prefix_ + "wrote " + path);
+  }
+}
+
+void CliObserver::print_repeats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [label, last] : repeats_) {
+    if (last.more == 0) continue;
+    progress_.failure("tandem: error: " + label + ": " + std::to_string(last.more) + " more " +
+                      (last.more == 1 ? "matrix" : "matrices") + " failed the same way");
+    last.more = 0;
   }
 }
 

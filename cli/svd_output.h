@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -33,6 +34,9 @@ class CliObserver : public SvdObserver {
   int outputs() const { return outputs_; }
   /// After an interrupted run: one report record for each source whose output was not written.
   void report_unwritten(const std::vector<SvdSource>& sources);
+  /// One line per source for the failures on_item did not print because they repeated the
+  /// source's previous reason ("stack.npy: 153 more matrices failed the same way").
+  void print_repeats();
   /// True when the report could not be written after all (the run must not exit 0).
   bool report_failed() const { return report_failed_; }
 
@@ -45,6 +49,11 @@ class CliObserver : public SvdObserver {
   int64_t total_ = 0, finished_ = 0;
   int outputs_ = 0;
   std::set<std::string> written_;  // labels of the sources whose output was written
+  struct Repeats {
+    std::string reason;  // the last failure printed for the source
+    int64_t more = 0;    // failures since then with the same reason, not printed
+  };
+  std::map<std::string, Repeats> repeats_;
   bool report_failed_ = false;
   std::chrono::steady_clock::time_point t0_;
 };

@@ -109,6 +109,23 @@ TEST_F(SvdCliTest, CheckPutsLapackRatiosInTheReport) {
   EXPECT_EQ(report["items"][1]["complete"], true);
 }
 
+TEST_F(SvdCliTest, OneReasonForManyMatricesOfAStackIsSaidOnce) {
+  auto made = run_command(py_ + " -c \"import numpy as np\n" + "s = np.random.rand(6, 4, 3)\n" +
+                          "s[1:5, 0, 0] = np.nan\n" + "np.save('" + dir_ / "nan.npy" + "', s)\"");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto r = tandem(dir_ / "nan.npy -o " + dir_ / "o -j 1 --report " + dir_ / "r.json");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("nan.npy: matrix 1: "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("nan.npy: matrix 2: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nan.npy: 3 more matrices failed the same way"), std::string::npos)
+      << r.output;
+  std::ifstream in(dir_ / "r.json");
+  nlohmann::json report = nlohmann::json::parse(in);
+  int failed = 0;
+  for (const auto& item : report["items"]) failed += item.value("status", "") == "failed";
+  EXPECT_EQ(failed, 4);  // the report keeps every one
+}
+
 TEST_F(SvdCliTest, ReportSaysWhereEachOutputIsAndWhatWasNotWritten) {
   // A stack with a NaN matrix is written as .incomplete.npz; an empty stack gets numpy's empty
   // outputs; a name that is not UTF-8 is written surrogate-escaped, as Python reads it back.
