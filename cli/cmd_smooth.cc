@@ -24,6 +24,7 @@
 #include "smooth/fwhm_spec.h"
 #include "smooth/gpu_smoother.h"
 #include "smooth/gzip_codec.h"
+#include "smooth/output_name.h"
 #include "smooth/smooth_job.h"
 
 namespace tandem::cli {

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "smooth/output_name.h"
 #include "smooth/smooth_job.h"
 #include "svd/matrix_source.h"
 #include "svd/serial_baseline.h"

@@ -2,6 +2,7 @@
 #include "smooth/fwhm_spec.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -34,6 +35,12 @@ std::array<double, 3> parse_fwhm(const std::string& text, const std::string& fla
     throw UsageError(flag + ": '" + text + "' smooths nothing: it must be > 0 on some axis");
   }
   return {v[0], v[1], v[2]};
+}
+
+std::string format_mm(double mm) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", mm);
+  return text;
 }
 
 }  // namespace tandem

@@ -16,4 +16,7 @@ double parse_mm(const std::string& text, const std::string& flag);
 /// Throws UsageError naming `flag`.
 std::array<double, 3> parse_fwhm(const std::string& text, const std::string& flag = "--fwhm");
 
+/// A length in mm as tandem writes it in names and messages: "%.6g" ("6", "4.5").
+std::string format_mm(double mm);
+
 }  // namespace tandem

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "smooth/output_name.h"
 #include "smooth/smooth_job.h"
 #include "smooth_test_util.h"
 
