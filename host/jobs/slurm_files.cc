@@ -114,11 +114,6 @@ void write_run_dir(const SlurmRun& run) {
     throw UsageError("--run-dir " + run.dir +
                      " exists and is not empty; give a new directory (--resume reads --joblog)");
   }
-  for (const char* sub : {"logs", "slurm", "status", "joblogs"}) make_dir(fs::path(run.dir) / sub);
-  for (const auto& t : run.tasks) {
-    make_dir(fs::path(t.stdout_path).parent_path());
-    make_dir(fs::path(t.stderr_path).parent_path());
-  }
   json tasks = json::array();
   for (const auto& t : run.tasks) tasks.push_back(task_json(t));
   json doc = {{"tandem_slurm_run", kFormatVersion},
@@ -127,7 +122,23 @@ void write_run_dir(const SlurmRun& run) {
               {"joblog", run.joblog},
               {"settings", settings_json(run)},
               {"tasks", tasks}};
-  write_file_atomic(run.dir + "/tasks.json", doc.dump(1) + "\n");
+  // Rendered before anything is created: a run that cannot be written leaves no run directory.
+  std::string text;
+  try {
+    text = doc.dump(1) + "\n";
+  } catch (const json::type_error&) {
+    // The tasks read this file back with nlohmann::json, which takes UTF-8 only.
+    throw UsageError(
+        "--executor slurm: a subject, command or output path is not UTF-8 text (a Latin-1 file "
+        "name?), and each task's command is kept in RUNDIR/tasks.json as UTF-8: rename it, or "
+        "run without --executor slurm");
+  }
+  for (const char* sub : {"logs", "slurm", "status", "joblogs"}) make_dir(fs::path(run.dir) / sub);
+  for (const auto& t : run.tasks) {
+    make_dir(fs::path(t.stdout_path).parent_path());
+    make_dir(fs::path(t.stderr_path).parent_path());
+  }
+  write_file_atomic(run.dir + "/tasks.json", text);
   std::string script = run.dir + "/array.sh";
   write_file_atomic(script, array_script(run));
   fs::permissions(script, fs::perms::add_perms | fs::perms::owner_exe | fs::perms::group_exe, ec);

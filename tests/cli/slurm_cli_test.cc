@@ -441,6 +441,20 @@ TEST(SlurmCliTest, MoreSubjectsThanMaxArraySizeAreRefusedBeforeSubmitting) {
   EXPECT_TRUE(contains(t.err(), "MaxArraySize is 1001 (SLURM's default")) << t.err();
 }
 
+TEST(SlurmCliTest, SubjectThatIsNotUtf8IsAUsageErrorBeforeSubmitting) {
+  Cluster c;
+  write_text(c.path("subjects.txt"), "caf\xe9\nok\n");  // a Latin-1 name
+  Tandem t;
+  EXPECT_EQ(run(c,
+                {"map", "--executor", "slurm", "--run-dir", "rd", "--subjects", "subjects.txt",
+                 "--", "true"},
+                &t),
+            2);
+  EXPECT_TRUE(contains(t.err(), "is not UTF-8 text")) << t.err();
+  EXPECT_TRUE(c.sbatch_calls().empty());
+  EXPECT_FALSE(fs::exists(c.path("rd")));  // nothing to clear before the next try
+}
+
 TEST(SlurmCliTest, BadCombinationsAreUsageErrors) {
   Cluster c;
   EXPECT_EQ(run(c, {"map", "--no-wait", "--args", "a", "--", "true"}), 2);
