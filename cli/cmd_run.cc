@@ -106,9 +106,16 @@ int run_run(const RunArgs& a) {
   print_outcome(line, o);
   const int code = o.interrupted ? kExitInterrupted : (o.any_failed() ? kExitItemFailed : kExitOk);
   if (report) {
+    // One list of items for the whole plan, each with its half, so that every failure is found
+    // in one place; the summary keeps each half's counts.
     nlohmann::json halves = nlohmann::json::object();
     for (std::size_t i = 0; i < o.job_runs.size(); ++i) {
-      halves[o.job_names[i]] = jobs::map_report(o.job_runs[i], code);
+      nlohmann::json half = jobs::map_report(o.job_runs[i], code);
+      for (nlohmann::json& subject : half["subjects"]) {
+        subject["half"] = o.job_names[i];
+        report->add_item(subject);
+      }
+      halves[o.job_names[i]] = half["summary"];
     }
     report->finish({{"cores", o.cores},
                     {"wall_seconds", o.wall_seconds},

@@ -48,11 +48,14 @@ TEST(RunCliTest, BothHalvesRunAndOneReportHoldsThem) {
   EXPECT_TRUE(fs::exists(d / "out_a"));
   std::ifstream in(d / "r.json");
   nlohmann::json j = nlohmann::json::parse(in);
-  // Three matrices and the record of the file they went to.
-  ASSERT_EQ(j["items"].size(), 4u);
+  // One list: three matrices, the record of the file they went to, then the two subjects.
+  ASSERT_EQ(j["items"].size(), 6u);
   EXPECT_EQ(j["items"][3]["output"], d / "svd/random.npz");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(j["items"][i]["half"], "svd");
+  EXPECT_EQ(j["items"][4]["half"], "jobs");
+  EXPECT_EQ(j["items"][5]["half"], "jobs");
   EXPECT_EQ(j["summary"]["svd"]["done"], 3);
-  EXPECT_EQ(j["summary"]["jobs"]["jobs"]["subjects"].size(), 2u);
+  EXPECT_EQ(j["summary"]["jobs"]["jobs"]["ok"], 2);
 }
 
 TEST(RunCliTest, FailedSmoothSubjectSaysWhyOnItsLineInTheSummaryAndInTheReport) {
@@ -67,7 +70,9 @@ TEST(RunCliTest, FailedSmoothSubjectSaysWhyOnItsLineInTheSummaryAndInTheReport) 
   EXPECT_NE(r.output.find("  sub-02: " + why), std::string::npos) << r.output;
   std::ifstream in(d / "r.json");
   nlohmann::json j = nlohmann::json::parse(in);
-  const std::string message = j["summary"]["jobs"]["smooth"]["subjects"][0]["message"];
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["half"], "smooth");
+  const std::string message = j["items"][0]["message"];
   EXPECT_EQ(message.rfind(why, 0), 0u) << message;
   EXPECT_NE(message.find("(exit 1)"), std::string::npos) << message;
 }
