@@ -11,6 +11,7 @@
 #include "core/cores.h"
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "jobs/resources.h"
 #include "jobs/template.h"
 #include "jobs/units.h"
 #include "run/budgeted_backend.h"
@@ -34,6 +35,7 @@ SvdRunOptions svd_run_options(const SvdPlan& s, bool resume) {
   o.svd.algorithm = parse_algorithm(s.algorithm);
   o.resume = resume;
   o.writer_threads = 1;  // the jobs hold the cores; see SvdRunOptions::writer_threads
+  o.memory_bytes = jobs::memory_available();  // as tandem svd: too large fails up front
   return o;
 }
 
