@@ -155,9 +155,11 @@ int run_svd(const SvdArgs& a) {
   if (a.compare_serial && st.failed == 0) {
     const int cores = available_cores();
     double serial = time_serial_loop(sources, run.svd, cores);
+    const double speedup = st.seconds > 0 ? serial / st.seconds : 0.0;
     std::printf(
-        "serial loop (one matrix at a time, BLAS on %d thread%s): %.2f s; tandem is %.2fx faster\n",
-        cores, cores == 1 ? "" : "s", serial, st.seconds > 0 ? serial / st.seconds : 0.0);
+        "serial loop (one matrix at a time, BLAS on %d thread%s): %.2f s; tandem is %.2fx %s\n",
+        cores, cores == 1 ? "" : "s", serial, speedup >= 1 || speedup <= 0 ? speedup : 1 / speedup,
+        speedup >= 1 ? "faster" : "slower");
   }
   return st.failed > 0 || report_failed ? kExitItemFailed : kExitOk;
 }

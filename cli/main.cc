@@ -88,10 +88,19 @@ std::string suggestion(const CLI::App& sub, const std::vector<std::string>& extr
 }
 
 // CLI11's parse errors as tandem's one line: "tandem: error: <what> (see tandem svd --help)".
-int print_parse_error(const CLI::App& app, const CLI::ParseError& e) {
+int print_parse_error(CLI::App& app, const CLI::ParseError& e) {
   const CLI::App* sub = nullptr;
   for (const CLI::App* s : app.get_subcommands()) sub = s;
   std::string what = e.what();
+  const std::vector<std::string> extras = app.remaining();
+  if (!sub && !extras.empty() && extras.front().rfind('-', 0) != 0) {
+    // "tandem frob": name the word and the commands rather than "A subcommand is required".
+    std::string names;
+    for (const CLI::App* s :
+         app.get_subcommands([](CLI::App* c) { return !c->get_group().empty(); }))
+      names += (names.empty() ? "" : ", ") + s->get_name();
+    what = "unknown command '" + extras.front() + "'; the commands are " + names;
+  }
   if (sub && dynamic_cast<const CLI::ExtrasError*>(&e)) what += suggestion(*sub, sub->remaining());
   const std::string help = sub ? "tandem " + sub->get_name() + " --help" : "tandem --help";
   return print_error(what + " (see " + help + ")", kExitUsage);

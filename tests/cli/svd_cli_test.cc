@@ -231,6 +231,11 @@ TEST(SvdCliUsageTest, ParseErrorsAreOneLineWithTheFixInIt) {
   EXPECT_NE(typo.output.find("did you mean --economy?"), std::string::npos) << typo.output;
   EXPECT_NE(typo.output.find("tandem svd --help"), std::string::npos) << typo.output;
   EXPECT_EQ(run_command(tandem_bin() + " svd --help").exit_code, 0);
+  auto unknown = run_command(tandem_bin() + " frob");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("unknown command 'frob'; the commands are svd, map"),
+            std::string::npos)
+      << unknown.output;
 }
 
 TEST(SvdCliUsageTest, GpuWithoutDeviceSaysWhy) {
