@@ -183,4 +183,9 @@ std::string cancel_slurm_run(const SlurmRun& run);
 /// and returns true when the job succeeded. UsageError for an index outside the run.
 bool run_slurm_task(const std::string& dir, int index);
 
+namespace detail {
+/// `s` without trailing spaces and line ends (sacct, squeue and sbatch output).
+std::string trimmed(std::string s);
+}  // namespace detail
+
 }  // namespace tandem::jobs
