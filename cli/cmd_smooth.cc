@@ -274,7 +274,8 @@ int run_smooth(SmoothArgs a) {
   auto t0 = std::chrono::steady_clock::now();
   int done = 0, failed = 0;
   bool stopped = false, on_cpu = false, on_gpu = false;  // where the done images were smoothed
-  for (std::size_t i = 0; i < a.inputs.size() && !stopped; ++i) {
+  std::size_t started = 0;
+  for (std::size_t i = 0; i < a.inputs.size() && !stopped; ++i, ++started) {
     SmoothReport r;
     r.input = a.inputs[i];
     r.output = outputs[i];
@@ -315,6 +316,13 @@ int run_smooth(SmoothArgs a) {
       progress.failure("tandem: error: " + why);
       if (report) report->add_item(report_item(r, "failed", why));
     }
+  }
+  // Every input has a record: those an interruption kept from starting say so.
+  for (std::size_t i = started; report && i < a.inputs.size(); ++i) {
+    SmoothReport r;
+    r.input = a.inputs[i];
+    r.output = outputs[i];
+    report->add_item(report_item(r, "not_started", "interrupted before it started"));
   }
   progress.finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

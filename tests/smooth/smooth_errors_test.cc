@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "smooth_test_util.h"
 
@@ -340,6 +341,30 @@ TEST_F(SmoothErrorsTest, InterruptStopsCleanlyWithExit130) {
       EXPECT_EQ(r.exit_code, 0) << r.output;
       expect_only(d_ / "out", {"o.nii.gz"});
     }
+  }
+  EXPECT_TRUE(saw_interrupt) << "every run finished before SIGINT arrived";
+}
+
+TEST_F(SmoothErrorsTest, InterruptedReportHasARecordForEveryInput) {
+  auto m = run(python() + " " + script("make_image.py") + " " + (d_ / "big.nii") +
+               " --shape 64,64,40,120");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  fs::copy_file(d_ / "big.nii", d_ / "second.nii");
+  bool saw_interrupt = false;
+  for (const char* delay : {"0.05", "0.15", "0.3"}) {
+    fs::remove_all(d_ / "out");
+    auto r =
+        run("sh -c '" + tandem() + " smooth -q " + (d_ / "big.nii") + " " + (d_ / "second.nii") +
+            " --fwhm 6 --compression-level 9 -o " + (d_ / "out/") + " --report " + (d_ / "r.json") +
+            " & p=$!; sleep " + delay + "; kill -INT $p; wait $p'");
+    if (r.exit_code != 130) continue;
+    saw_interrupt = true;
+    std::ifstream in(d_ / "r.json");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The first image was interrupted (or done); the second never started, and says so.
+    EXPECT_NE(text.find("second.nii"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"not_started\""), std::string::npos) << text;
+    break;
   }
   EXPECT_TRUE(saw_interrupt) << "every run finished before SIGINT arrived";
 }
