@@ -54,9 +54,9 @@ void print_outcome(ProgressLine& line, const run::RunOutcome& o) {
     if (!o.svd_error.empty()) {
       line.failure("svd: could not run: " + o.svd_error);
     } else {
-      std::printf("svd: %s%lld matrices: %lld done, %lld failed, %lld skipped in %.2f s on %s\n",
+      std::printf("svd: %s%s: %lld done, %lld failed, %lld skipped in %.2f s on %s\n",
                   o.svd_scope.empty() ? "" : (o.svd_scope + ": ").c_str(),
-                  static_cast<long long>(o.svd.total + o.svd.skipped),
+                  counted(o.svd.total + o.svd.skipped, "matrix", "matrices").c_str(),
                   static_cast<long long>(o.svd.done), static_cast<long long>(o.svd.failed),
                   static_cast<long long>(o.svd.skipped), o.svd.seconds, o.svd_backend.c_str());
     }

@@ -330,9 +330,9 @@ int run_smooth(SmoothArgs a) {
     std::string device_name = "the CPU";
     if (o.gpu && !on_cpu) device_name = o.gpu->name();
     if (o.gpu && on_cpu && on_gpu) device_name = o.gpu->name() + " and the CPU";
-    std::printf("smooth: %zu images: %d done, %d failed in %.2f s on %s (%d threads, gzip %s)\n",
-                a.inputs.size(), done, failed, secs, device_name.c_str(), o.threads,
-                gzip_backend_name());
+    std::printf("smooth: %s: %d done, %d failed in %.2f s on %s (%d threads, gzip %s)\n",
+                counted(static_cast<long long>(a.inputs.size()), "image", "images").c_str(), done,
+                failed, secs, device_name.c_str(), o.threads, gzip_backend_name());
   }
   if (report) {
     report->finish({{"total", a.inputs.size()},

@@ -95,7 +95,7 @@ int run_svd(const SvdArgs& a) {
     ShardSelection part = select_shard(std::move(sources), *shard);
     sources = std::move(part.sources);
     scope = "shard " + shard_label(*shard) + ": " + std::to_string(part.files) + " of " +
-            std::to_string(part.total_files) + " input files: ";
+            counted(static_cast<long long>(part.total_files), "input file", "input files") + ": ";
   }
 
   BackendConfig cfg{parse_device(a.device), a.threads, parse_gpu_list(a.gpus)};
@@ -123,13 +123,14 @@ int run_svd(const SvdArgs& a) {
 
   const double rate = st.seconds > 0 ? static_cast<double>(st.done) / st.seconds : 0;
   std::printf(
-      "svd: %s%lld matrices: %lld done, %lld failed, %lld skipped in %.2f s (%.3g matrices/s) "
+      "svd: %s%s: %lld done, %lld failed, %lld skipped in %.2f s (%.3g matrices/s) "
       "on %s\n",
-      scope.c_str(), static_cast<long long>(st.total + st.skipped), static_cast<long long>(st.done),
-      static_cast<long long>(st.failed), static_cast<long long>(st.skipped), st.seconds, rate,
-      backend->name().c_str());
+      scope.c_str(), counted(st.total + st.skipped, "matrix", "matrices").c_str(),
+      static_cast<long long>(st.done), static_cast<long long>(st.failed),
+      static_cast<long long>(st.skipped), st.seconds, rate, backend->name().c_str());
   if (!a.outdir.empty())
-    std::printf("outputs: %s (%d files written)\n", a.outdir.c_str(), observer.outputs());
+    std::printf("outputs: %s (%s written)\n", a.outdir.c_str(),
+                counted(observer.outputs(), "file", "files").c_str());
   bool report_failed = observer.report_failed();
   if (report && !report_failed) {
     if (st.interrupted) observer.report_unwritten(sources);

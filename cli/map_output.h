@@ -97,12 +97,14 @@ inline void print_map_summary(ProgressLine& line, const std::string& name,
                               const jobs::MapResult& result, bool quiet) {
   const auto [ok, failed, skipped, not_started] = jobs::count_subjects(result);
   line.finish();
-  std::string subjects = std::to_string(result.results.size());
+  std::string subjects =
+      counted(static_cast<long long>(result.results.size()), "subject", "subjects");
   if (result.shard) {
-    subjects = "shard " + shard_label(*result.shard) + ": " + subjects + " of " +
-               std::to_string(result.total_subjects);
+    subjects = "shard " + shard_label(*result.shard) + ": " +
+               std::to_string(result.results.size()) + " of " +
+               counted(static_cast<long long>(result.total_subjects), "subject", "subjects");
   }
-  std::string head = name + ": " + subjects + " subjects: " + std::to_string(ok) + " ok, " +
+  std::string head = name + ": " + subjects + ": " + std::to_string(ok) + " ok, " +
                      std::to_string(failed) + " failed, " + std::to_string(skipped) + " skipped, " +
                      std::to_string(not_started) + " not started, wall " +
                      format_duration(result.wall_seconds);

@@ -65,8 +65,8 @@ void CliObserver::on_item(const SvdItemRecord& r) {
 }
 
 void CliObserver::on_skipped(const SvdSource& s, int64_t count) {
-  progress_.event(prefix_ + "skipped " + s.label + " (" + std::to_string(count) +
-                  " matrices): output is complete (--resume)");
+  progress_.event(prefix_ + "skipped " + s.label + " (" + counted(count, "matrix", "matrices") +
+                  "): output is complete (--resume)");
 }
 
 void CliObserver::report(nlohmann::json item) {

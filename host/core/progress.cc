@@ -82,6 +82,10 @@ void ProgressLine::finish() {
   std::fflush(out_);
 }
 
+std::string counted(long long n, const std::string& singular, const std::string& plural) {
+  return std::to_string(n) + " " + (n == 1 ? singular : plural);
+}
+
 std::string format_duration(double seconds) {
   long s = seconds < 0 ? 0 : static_cast<long>(seconds + 0.5);
   char buf[32];

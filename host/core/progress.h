@@ -48,4 +48,7 @@ class ProgressLine {
 /// "0:42" / "1:02:03" from seconds.
 std::string format_duration(double seconds);
 
+/// "1 matrix", "3 matrices": `n` and the noun that goes with it.
+std::string counted(long long n, const std::string& singular, const std::string& plural);
+
 }  // namespace tandem

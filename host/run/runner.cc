@@ -11,6 +11,7 @@
 #include "core/cores.h"
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "core/progress.h"
 #include "jobs/resources.h"
 #include "jobs/template.h"
 #include "jobs/units.h"
@@ -225,8 +226,9 @@ RunOutcome run_plan(const Plan& plan, const RunSettings& settings, SvdObserver& 
     if (settings.shard) {
       ShardSelection part = select_shard(std::move(sources), *settings.shard);
       sources = std::move(part.sources);
-      out.svd_scope = "shard " + shard_label(*settings.shard) + ": " + std::to_string(part.files) +
-                      " of " + std::to_string(part.total_files) + " input files";
+      out.svd_scope =
+          "shard " + shard_label(*settings.shard) + ": " + std::to_string(part.files) + " of " +
+          counted(static_cast<long long>(part.total_files), "input file", "input files");
     }
     svd_options = svd_run_options(plan.svd, settings.resume);
     BackendConfig cfg;

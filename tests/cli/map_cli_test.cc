@@ -350,7 +350,7 @@ TEST(MapCliTest, ReportThatCannotBeWrittenAtTheEndKeepsTheSummary) {
   Tandem t;
   EXPECT_EQ(run(dir, {"--report", dir / "out/r.json", "--args", dir / "out", "--", "rm", "-r"}, &t),
             1);
-  EXPECT_NE(t.err().find("map: 1 subjects: 1 ok"), std::string::npos) << t.err();
+  EXPECT_NE(t.err().find("map: 1 subject: 1 ok"), std::string::npos) << t.err();
   EXPECT_NE(t.err().find("tandem: error: cannot write the report: " + dir / "out/r.json"),
             std::string::npos)
       << t.err();

@@ -206,7 +206,7 @@ TEST(RunCliTest, SmoothRedoesItsSubjectsUnlessResumingAndEachLineNamesItsHalf) {
   auto again = run_command(tandem_bin() + " run " + d / "plan.toml" + " --set smooth.fwhm=12");
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("smooth [1/1] ok a"), std::string::npos) << again.output;
-  EXPECT_NE(again.output.find("smooth: 1 subjects: 1 ok"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("smooth: 1 subject: 1 ok"), std::string::npos) << again.output;
   EXPECT_EQ(again.output.find("skipping"), std::string::npos) << again.output;
   EXPECT_NE(fs::last_write_time(d / "a_sm.nii"), written);
 
@@ -217,7 +217,7 @@ TEST(RunCliTest, SmoothRedoesItsSubjectsUnlessResumingAndEachLineNamesItsHalf) {
                                 "--resume); running 0"),
             std::string::npos)
       << resumed.output;
-  EXPECT_NE(resumed.output.find("smooth: 1 subjects: 0 ok, 0 failed, 1 skipped"), std::string::npos)
+  EXPECT_NE(resumed.output.find("smooth: 1 subject: 0 ok, 0 failed, 1 skipped"), std::string::npos)
       << resumed.output;
 }
 

@@ -122,6 +122,12 @@ TEST(ProgressTest, WithoutATerminalOnlyEventsArePrinted) {
   EXPECT_EQ(out, "wrote a.npz\n");
 }
 
+TEST(CountedTest, OneTakesTheSingular) {
+  EXPECT_EQ(counted(1, "matrix", "matrices"), "1 matrix");
+  EXPECT_EQ(counted(0, "matrix", "matrices"), "0 matrices");
+  EXPECT_EQ(counted(20, "subject", "subjects"), "20 subjects");
+}
+
 TEST(ReportWriterTest, StreamsItemsIntoOneValidDocument) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "tandem-report-XXXXXX").string();
   std::string dir = ::mkdtemp(tmpl.data());
