@@ -316,16 +316,20 @@ TEST(SlurmCliTest, ResumeResubmitsOnlyFailedSubjects) {
   EXPECT_EQ(read_lines(c.bin + "/sbatch.calls").size(), 2u);
 }
 
+// `map --executor slurm HEAD... ARGS...`: one run's own options, then the arguments its runs share.
+std::vector<std::string> slurm_map(std::vector<std::string> head,
+                                   const std::vector<std::string>& args) {
+  head.insert(head.begin(), {"map", "--executor", "slurm"});
+  head.insert(head.end(), args.begin(), args.end());
+  return head;
+}
+
 TEST(SlurmCliTest, ResumeAfterNoWaitFirstAppendsTheEndedRunsJoblog) {
   Cluster c;
   write_text(c.path("fail-b"), "");
   std::vector<std::string> args = {"--joblog", "jobs.log", "--args",          "a", "b", "c",
                                    "--shell",  "--",       "[ ! -e fail-{} ]"};
-  auto map = [&args](std::vector<std::string> head) {
-    head.insert(head.begin(), {"map", "--executor", "slurm"});
-    head.insert(head.end(), args.begin(), args.end());
-    return head;
-  };
+  auto map = [&args](std::vector<std::string> head) { return slurm_map(head, args); };
   Tandem t;
   ASSERT_EQ(run(c, map({"--no-wait", "--run-dir", "rd1"}), &t), 0) << t.err();
   for (const char* i : {"1", "2", "3"}) {
@@ -355,11 +359,7 @@ TEST(SlurmCliTest, ResumeWhileTheEarlierRunStillRunsIsRefused) {
   std::vector<std::string> args = {
       "--joblog", "jobs.log", "--args", "a",
       "b",        "--shell",  "--",     "while [ ! -e " + go + " ]; do sleep 0.05; done # {}"};
-  auto map = [&args](std::vector<std::string> head) {
-    head.insert(head.begin(), {"map", "--executor", "slurm"});
-    head.insert(head.end(), args.begin(), args.end());
-    return head;
-  };
+  auto map = [&args](std::vector<std::string> head) { return slurm_map(head, args); };
   Tandem t;
   ASSERT_EQ(run(c, map({"--no-wait", "--run-dir", "rd1"}), &t), 0) << t.err();
   EXPECT_EQ(run(c, map({"--run-dir", "rd2", "--resume"}), &t), 2);
